@@ -1,0 +1,64 @@
+"""The real :class:`~dockyard.sys.Syscalls`: libc through ctypes, errors named by call and path."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+
+from dockyard.errors import SystemCallError
+
+log = logging.getLogger(__name__)
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _check(result: int, call: str, detail: str) -> None:
+    if result != 0:
+        raise SystemCallError(call, ctypes.get_errno(), detail)
+
+
+def _b(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+class LinuxSyscalls:
+    """Makes the calls. Holds no state: one instance may be shared."""
+
+    def mount(
+        self, source: str, target: str, fstype: str, flags: int = 0, data: str = ""
+    ) -> None:
+        log.debug("mount(%r, %r, %r, %#x, %r)", source, target, fstype, flags, data)
+        result = _libc.mount(
+            _b(source), _b(target), _b(fstype) if fstype else None,
+            ctypes.c_ulong(flags), _b(data) if data else None,
+        )
+        _check(result, "mount", f"{fstype or 'none'} on {target}")
+
+    def umount(self, target: str, flags: int = 0) -> None:
+        log.debug("umount2(%r, %#x)", target, flags)
+        _check(_libc.umount2(_b(target), ctypes.c_int(flags)), "umount2", target)
+
+    def unshare(self, flags: int) -> None:
+        log.debug("unshare(%#x)", flags)
+        _check(_libc.unshare(ctypes.c_int(flags)), "unshare", f"{flags:#x}")
+
+    def setns(self, fd: int, nstype: int = 0) -> None:
+        log.debug("setns(%d, %#x)", fd, nstype)
+        _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns", f"fd {fd}")
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        log.debug("pivot_root(%r, %r)", new_root, put_old)
+        # glibc has no wrapper: syscall(SYS_pivot_root); 155 on x86_64, 41 on aarch64.
+        import platform
+
+        number = 41 if platform.machine() == "aarch64" else 155
+        _check(_libc.syscall(number, _b(new_root), _b(put_old)), "pivot_root", new_root)
+
+    def syncfs(self, fd: int) -> None:
+        log.debug("syncfs(%d)", fd)
+        _check(_libc.syncfs(ctypes.c_int(fd)), "syncfs", f"fd {fd}")
+
+    def sethostname(self, name: str) -> None:
+        data = _b(name)
+        _check(_libc.sethostname(data, ctypes.c_size_t(len(data))), "sethostname", name)

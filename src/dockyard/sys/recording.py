@@ -1,0 +1,52 @@
+"""A :class:`~dockyard.sys.Syscalls` that records calls instead of making them.
+
+Unit tests hand it to the code under test and compare ``calls`` with the whole expected list.
+``fail`` makes a named call raise, to test error paths.
+"""
+
+from __future__ import annotations
+
+import errno as errnos
+from dataclasses import dataclass, field
+
+from dockyard.errors import SystemCallError
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    name: str
+    args: tuple[object, ...]
+
+
+@dataclass
+class RecordingSyscalls:
+    calls: list[Call] = field(default_factory=list)
+    fail: dict[str, int] = field(default_factory=dict)
+
+    def _record(self, name: str, *args: object) -> None:
+        self.calls.append(Call(name, args))
+        if name in self.fail:
+            raise SystemCallError(name, self.fail[name] or errnos.EPERM, str(args[0]))
+
+    def mount(
+        self, source: str, target: str, fstype: str, flags: int = 0, data: str = ""
+    ) -> None:
+        self._record("mount", source, target, fstype, flags, data)
+
+    def umount(self, target: str, flags: int = 0) -> None:
+        self._record("umount", target, flags)
+
+    def unshare(self, flags: int) -> None:
+        self._record("unshare", flags)
+
+    def setns(self, fd: int, nstype: int = 0) -> None:
+        self._record("setns", fd, nstype)
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        self._record("pivot_root", new_root, put_old)
+
+    def syncfs(self, fd: int) -> None:
+        self._record("syncfs", fd)
+
+    def sethostname(self, name: str) -> None:
+        self._record("sethostname", name)
