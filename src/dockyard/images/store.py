@@ -132,7 +132,7 @@ class ImageStore:
             raise NotFound(f"no such image: {name}")
         return record
 
-    def list(self) -> list[ImageRecord]:
+    def records(self) -> list[ImageRecord]:
         return sorted(self._images.values(), key=lambda r: r.name)
 
     def set(self, name: str, target: Target, labels: dict[str, str] | None = None) -> ImageRecord:
@@ -157,4 +157,4 @@ class ImageStore:
         return record
 
     def by_target(self, digest: Digest) -> list[ImageRecord]:
-        return [r for r in self.list() if r.target.digest == digest]
+        return [r for r in self.records() if r.target.digest == digest]

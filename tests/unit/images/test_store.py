@@ -31,7 +31,7 @@ def test_set_get_list_delete(tmp_path: Path) -> None:
     assert store.get("docker.io/library/alpine:3") == ImageRecord(
         "docker.io/library/alpine:3", target(2), 1002.0, 1002.0, {"a": "b"}
     )
-    assert [r.name for r in store.list()] == [
+    assert [r.name for r in store.records()] == [
         "docker.io/library/alpine:3",
         "docker.io/library/busybox:latest",
     ]
