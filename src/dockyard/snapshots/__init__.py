@@ -7,12 +7,20 @@ and never mount.
 
 Backends: :mod:`dockyard.snapshots.overlay` (overlayfs, the default) and
 :mod:`dockyard.snapshots.native` (copies the parent: works on any filesystem). Both pass the one
-conformance suite in ``tests/integration/snapshots``.
+conformance suite in ``tests/integration/snapshots``; both keep their records in
+:mod:`dockyard.snapshots.metadata` and their directories as :mod:`dockyard.snapshots.directory`
+lays them out.
+
+Errors: an unknown key is :class:`~dockyard.errors.NotFound`; a key or name in use is
+:class:`~dockyard.errors.AlreadyExists`; a parent that is not committed is
+:class:`~dockyard.errors.InvalidArgument`; removing a snapshot with children, committing something
+that is not active, or asking a committed snapshot for mounts is :class:`~dockyard.errors.Conflict`.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,6 +28,8 @@ from dockyard.mount import Mount
 
 
 class Kind(enum.Enum):
+    """What a snapshot is: writable (active), read-only (view) or an immutable layer (committed)."""
+
     VIEW = "view"
     ACTIVE = "active"
     COMMITTED = "committed"
@@ -27,15 +37,24 @@ class Kind(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Info:
+    """A snapshot's record: its key (or name once committed), kind, parent name and labels.
+
+    ``created`` and ``updated`` are seconds since the epoch; a commit starts a new record, so a
+    committed snapshot's ``created`` is the time of the commit (containerd does the same).
+    """
+
     name: str
     kind: Kind
     parent: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     created: float = 0.0
+    updated: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """Disk use of a snapshot's own directory: bytes allocated (st_blocks * 512) and inodes."""
+
     size: int = 0
     inodes: int = 0
 
@@ -59,7 +78,19 @@ class Snapshotter(Protocol):
 
     def remove(self, key: str) -> None: ...
 
-    def walk(self) -> list[Info]: ...
+    def walk(self) -> list[Info]:
+        """Every snapshot, sorted by name."""
+        ...
+
+    def update_labels(self, key: str, labels: Mapping[str, str | None]) -> Info:
+        """Set each label; a ``None`` value removes that label. Returns the new record."""
+        ...
+
+    def cleanup(self) -> None:
+        """Delete directories that no record names (left by a crash or a failed removal)."""
+        ...
+
+    def close(self) -> None: ...
 
     def usage(self, key: str) -> Usage: ...
 
