@@ -285,9 +285,7 @@ class ContentStore:
     def _blob_path(self, digest: Digest) -> Path:
         return self._blobs / digest.algorithm / digest.encoded
 
-    def _publish(
-        self, ingest: IngestDir, digest: Digest, labels: Mapping[str, str] | None
-    ) -> None:
+    def _publish(self, ingest: IngestDir, digest: Digest, labels: Mapping[str, str] | None) -> None:
         """Move a verified, synced ingest into blobs/. An existing blob wins: same bytes."""
         if labels:
             self._labels.update(digest, labels)

@@ -89,6 +89,12 @@ class ContentWriter:
         self._offset += written
         return written
 
+    def flush(self) -> None:
+        """Hand buffered bytes to the kernel (not to the disk), so another process sees them."""
+        file = self._open_file()
+        with os_errors("write", self._ingest.data):
+            file.flush()
+
     def digest(self) -> Digest:
         """The digest of everything written so far."""
         return Digest.from_hasher(self._hasher)

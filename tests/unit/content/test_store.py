@@ -181,9 +181,7 @@ def test_walk_yields_every_blob_in_digest_order(store: ContentStore) -> None:
     (store.root / "blobs" / "sha256" / ".tmp-leftover").write_bytes(b"partial")
     (store.root / "blobs" / "sha256" / "not-a-digest").write_bytes(b"junk")
     walked = list(store.walk())
-    assert walked == sorted(
-        (store.info(d) for d in digests), key=lambda info: info.digest
-    )
+    assert walked == sorted((store.info(d) for d in digests), key=lambda info: info.digest)
     assert [info.labels["n"] for info in walked] == [
         str(len(store.read_bytes(info.digest))) for info in walked
     ]
