@@ -23,6 +23,7 @@ A blob's ``created_at`` is its file's mtime: the time its last byte was written.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -45,7 +46,14 @@ from dockyard.content.ingest import (
 from dockyard.content.labels import LabelStore, validate_labels
 from dockyard.content.tee import TeeReader
 from dockyard.content.writer import ContentWriter
-from dockyard.errors import Conflict, DataCorrupt, DockyardError, InvalidArgument, NotFound
+from dockyard.errors import (
+    Conflict,
+    DataCorrupt,
+    DockyardError,
+    InvalidArgument,
+    NotFound,
+    SystemCallError,
+)
 from dockyard.oci.digest import Digest
 
 __all__ = ["ContentStore", "ContentWriter", "Info", "Status", "TeeReader"]
@@ -123,13 +131,13 @@ class ContentStore:
         except FileNotFoundError as exc:
             raise NotFound(f"blob {digest} not found at {path}") from exc
         except OSError as exc:
-            raise Conflict(f"cannot delete blob {digest} at {path}: {exc}") from exc
+            raise SystemCallError("unlink", exc.errno or errno.EIO, str(path)) from exc
         self._labels.remove(digest)
         log.debug("deleted blob %s", digest)
 
     def walk(self) -> Iterator[Info]:
         """Every stored blob, ordered by digest. Blobs deleted meanwhile are skipped."""
-        for algorithm in sorted(os.listdir(self._blobs)):
+        for algorithm in self._algorithms():
             labelled = self._labels.labelled(algorithm)
             for name in sorted(os.listdir(self._blobs / algorithm)):
                 if name.startswith("."):
@@ -204,11 +212,11 @@ class ContentStore:
     ) -> Digest:
         """Copy ``stream`` into the store in 1 MiB chunks and commit it.
 
-        A resumed ingest skips ``offset`` bytes of a seekable stream; a stream that cannot seek
-        is written again from the start.
+        A resumed ingest skips ``offset`` bytes of a seekable stream when the digest to verify
+        is known; otherwise (nothing would catch a stale prefix) it is written from the start.
         """
         with self.writer(ref, expected, total) as writer:
-            if writer.offset and stream.seekable():
+            if writer.offset and writer.expected is not None and stream.seekable():
                 stream.seek(writer.offset, os.SEEK_CUR)
             elif writer.offset:
                 writer.truncate(0)
@@ -267,7 +275,7 @@ class ContentStore:
         """Clean what a crash can leave: temp files, half-removed ingests, labels of missing
         blobs, ingests too damaged to resume. Keeps every resumable ingest. Returns what went."""
         removed: list[Path] = []
-        for algorithm in os.listdir(self._blobs):
+        for algorithm in self._algorithms():
             for name in os.listdir(self._blobs / algorithm):
                 if name.startswith(TEMP_PREFIX):
                     removed.append(self._blobs / algorithm / name)
@@ -281,6 +289,9 @@ class ContentStore:
         return removed
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _algorithms(self) -> list[str]:
+        return sorted(p.name for p in self._blobs.iterdir() if p.is_dir())
 
     def _blob_path(self, digest: Digest) -> Path:
         return self._blobs / digest.algorithm / digest.encoded

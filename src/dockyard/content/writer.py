@@ -19,6 +19,7 @@ from types import TracebackType
 
 from dockyard.content.fs import CHUNK_SIZE, os_errors
 from dockyard.content.ingest import IngestDir, Meta, Status
+from dockyard.content.labels import validate_labels
 from dockyard.errors import Conflict, DataCorrupt, InvalidArgument
 from dockyard.oci.digest import Digest
 
@@ -36,6 +37,7 @@ class ContentWriter:
         self._lock_fd: int | None = lock_fd
         self._meta = meta
         self._publish = publish
+        self._file: io.BufferedWriter | None = None
         algorithm = meta.expected.algorithm if meta.expected is not None else "sha256"
         with os_errors("open", ingest.data):
             with contextlib.suppress(FileNotFoundError):
@@ -43,11 +45,15 @@ class ContentWriter:
                 os.chmod(ingest.data, 0o600)
             fd = os.open(ingest.data, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             raw = io.FileIO(fd, "r+", closefd=True)
-            # Resuming: the hash state is not on disk, so re-read what is there.
-            self._hasher = hashlib.file_digest(raw, algorithm)
-            self._offset = raw.tell()
+            try:
+                # Resuming: the hash state is not on disk, so re-read what is there.
+                self._hasher = hashlib.file_digest(raw, algorithm)
+                self._offset = raw.tell()
+            except BaseException:
+                raw.close()
+                raise
         self._raw = raw
-        self._file: io.BufferedWriter | None = io.BufferedWriter(raw, buffer_size=CHUNK_SIZE)
+        self._file = io.BufferedWriter(raw, buffer_size=CHUNK_SIZE)
         if self._offset:
             log.debug("resuming ingest of ref %r at offset %d", ingest.ref, self._offset)
 
@@ -134,6 +140,7 @@ class ContentWriter:
         already stored is success: the ingest is discarded and the existing blob kept.
         """
         file = self._open_file()
+        validate_labels(labels or {})
         size = self._meta.total if size is None else size
         expected = self._meta.expected if expected is None else expected
         try:
@@ -159,6 +166,12 @@ class ContentWriter:
         """Release the ingest without committing; a later writer of the ref resumes it."""
         if self._file is not None:
             self._release(discard=False)
+
+    def __del__(self) -> None:
+        # A writer dropped unclosed would hold its ref's lock for the life of the process.
+        if getattr(self, "_file", None) is not None:
+            log.warning("writer for ref %r was never closed; closing it", self._ingest.ref)
+            self.close()
 
     def __enter__(self) -> ContentWriter:
         return self

@@ -253,3 +253,34 @@ def test_any_chunking_and_resume_point_gives_the_same_digest(
     assert writer.digest() == Digest.of(data)
     assert writer.commit(expected=Digest.of(data)) == Digest.of(data)
     assert store.read_bytes(Digest.of(data)) == data
+
+
+def test_ingest_without_a_digest_rewrites_a_stale_prefix(store: ContentStore) -> None:
+    with store.writer("stale") as writer:
+        writer.write(b"old content of another attempt")
+    assert store.ingest(io.BytesIO(b"new"), "stale") == Digest.of(b"new")
+
+
+def test_invalid_commit_labels_keep_the_ingest_resumable(store: ContentStore) -> None:
+    with store.writer("labelled") as writer:
+        writer.write(b"data")
+        with pytest.raises(InvalidArgument):
+            writer.commit(labels={"": "empty key"})
+    with store.writer("labelled") as writer:
+        assert writer.offset == 4
+        assert writer.commit(labels={"ok": "yes"}) == Digest.of(b"data")
+    assert store.info(Digest.of(b"data")).labels == {"ok": "yes"}
+
+
+def test_a_dropped_writer_releases_its_lock(
+    store: ContentStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    import gc
+
+    writer = store.writer("dropped")
+    writer.write(b"abc")
+    del writer
+    gc.collect()
+    assert "never closed" in caplog.text
+    with store.writer("dropped") as writer:
+        assert writer.offset == 3
