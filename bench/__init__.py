@@ -1,0 +1,1 @@
+"""dockyard's benchmark suite: every row timed for dockyard and its peers in one run (README.md)."""

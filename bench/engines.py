@@ -1,0 +1,85 @@
+"""Which engines can run on this machine, with their versions, probed once per run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench.rows import Context
+
+PROBE_TIMEOUT_S = 30.0
+SETUP_HINT = "run `sudo bash bench/setup.sh` first"
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    engine: str
+    version: str = ""  # empty when unavailable
+    reason: str = ""  # why the engine is unavailable; empty when it is available
+
+    @property
+    def available(self) -> bool:
+        return not self.reason
+
+
+def _output(argv: Sequence[str], ctx: Context) -> tuple[bool, str]:
+    """(exit 0, stdout or the last line of stderr) of a short command."""
+    try:
+        proc = subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_S,
+            env={**os.environ, **ctx.env},
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, str(exc)
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
+        return False, lines[-1]
+    return True, proc.stdout.strip()
+
+
+def _dockyard(ctx: Context) -> Availability:
+    if not ctx.python.exists():
+        return Availability("dockyard", reason=f"no python at {ctx.python} (run scripts/setup)")
+    ok, version = _output(
+        [str(ctx.python), "-c", "import dockyard; print(dockyard.__version__)"], ctx
+    )
+    if not ok:
+        return Availability("dockyard", reason=f"cannot import dockyard: {version}")
+    ok, rev = _output(["git", "-C", str(ctx.repo), "describe", "--always", "--dirty"], ctx)
+    return Availability("dockyard", f"{version} ({rev})" if ok else version)
+
+
+def _docker(ctx: Context) -> Availability:
+    if shutil.which(ctx.docker) is None:
+        return Availability("docker", reason=f"no docker CLI at {ctx.docker}")
+    ok, out = _output(
+        [ctx.docker, "version", "--format", "{{.Server.Version}} (client {{.Client.Version}})"], ctx
+    )
+    if not ok:
+        return Availability("docker", reason=f"dockerd is not reachable: {out}; {SETUP_HINT}")
+    return Availability("docker", out)
+
+
+def _podman(ctx: Context) -> Availability:
+    if shutil.which(ctx.podman) is None:
+        return Availability("podman", reason=f"no podman at {ctx.podman}; {SETUP_HINT}")
+    ok, out = _output([ctx.podman, "version", "--format", "{{.Client.Version}}"], ctx)
+    if not ok:
+        return Availability("podman", reason=f"podman does not work: {out}")
+    return Availability("podman", out)
+
+
+def probe(engine: str, ctx: Context) -> Availability:
+    probes = {"dockyard": _dockyard, "docker": _docker, "podman": _podman}
+    if engine not in probes:
+        return Availability(engine, reason=f"unknown engine {engine!r}")
+    if os.geteuid() != 0:
+        return Availability(engine, reason="the benchmarks need root")
+    return probes[engine](ctx)
