@@ -22,9 +22,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from dockyard.mount import Mount
+
+WhiteoutStyle = Literal["overlay", "copy"]
+"""How an active snapshot records a deletion: overlay whiteouts, or by really deleting."""
 
 
 class Kind(enum.Enum):
@@ -99,6 +102,6 @@ class Snapshotter(Protocol):
         ...
 
     @property
-    def whiteout_style(self) -> str:
+    def whiteout_style(self) -> WhiteoutStyle:
         """"overlay": deletions are char 0:0 devices and opaque xattrs; "copy": real deletions."""
         ...

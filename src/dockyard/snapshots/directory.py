@@ -35,7 +35,7 @@ from pathlib import Path
 
 from dockyard.errors import Conflict
 from dockyard.mount import Mount
-from dockyard.snapshots import Info, Kind, Usage
+from dockyard.snapshots import Info, Kind, Usage, WhiteoutStyle
 from dockyard.snapshots.metadata import MetaStore, Record
 from dockyard.sys import Syscalls
 
@@ -80,7 +80,7 @@ class DirectorySnapshotter(abc.ABC):
 
     @property
     @abc.abstractmethod
-    def whiteout_style(self) -> str: ...
+    def whiteout_style(self) -> WhiteoutStyle: ...
 
     @abc.abstractmethod
     def _populate(self, kind: Kind, new: Path, parent_fs: Path | None) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from dockyard.errors import SystemCallError, Unsupported
 from dockyard.mount import Mount
-from dockyard.snapshots import Kind
+from dockyard.snapshots import Kind, WhiteoutStyle
 from dockyard.snapshots.directory import DirectorySnapshotter
 from dockyard.snapshots.metadata import Record
 
@@ -51,7 +51,7 @@ class NativeSnapshotter(DirectorySnapshotter):
     """Snapshots as full directory copies under ``root``."""
 
     @property
-    def whiteout_style(self) -> str:
+    def whiteout_style(self) -> WhiteoutStyle:
         return "copy"
 
     def _populate(self, kind: Kind, new: Path, parent_fs: Path | None) -> None:

@@ -44,7 +44,7 @@ from pathlib import Path
 
 from dockyard.errors import DockyardError, InvalidArgument, Unsupported
 from dockyard.mount import Mount
-from dockyard.snapshots import Kind
+from dockyard.snapshots import Kind, WhiteoutStyle
 from dockyard.snapshots.directory import DirectorySnapshotter
 from dockyard.snapshots.metadata import Record
 from dockyard.sys import MNT_DETACH, Syscalls
@@ -155,7 +155,7 @@ class OverlaySnapshotter(DirectorySnapshotter):
         super().__init__(root, syscalls, clock=clock)
 
     @property
-    def whiteout_style(self) -> str:
+    def whiteout_style(self) -> WhiteoutStyle:
         return "overlay"
 
     def _populate(self, kind: Kind, new: Path, parent_fs: Path | None) -> None:
