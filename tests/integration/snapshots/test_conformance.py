@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -409,3 +410,24 @@ def test_a_shared_layer_is_stored_once(
             [mount] = snapshotter.mounts(key)
             lower = next(o for o in mount.options if o.startswith("lowerdir="))
             assert lower.split(":")[-1] == base_fs
+
+
+def test_a_failed_deletion_is_finished_by_cleanup(
+    snapshotter: DirectorySnapshotter, mounter: Mounter
+) -> None:
+    target = mounter.mount(snapshotter.prepare("a"))
+    write(target, {"stuck": "immutable"})
+    mounter.unmount(target)
+    stuck = Path(snapshotter.upper_dir("a")) / "stuck"
+    if subprocess.run(["chattr", "+i", str(stuck)], check=False).returncode != 0:
+        pytest.skip("no immutable attribute on this filesystem")
+    try:
+        snapshotter.remove("a")  # the record goes; the directory cannot
+        assert snapshotter.walk() == []
+        [trash] = os.listdir(snapshotter.root / "snapshots")
+        assert trash.startswith("trash-1-")
+    finally:
+        for path in (snapshotter.root / "snapshots").rglob("stuck"):
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+    snapshotter.cleanup()
+    assert os.listdir(snapshotter.root / "snapshots") == []
