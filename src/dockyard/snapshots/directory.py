@@ -152,7 +152,9 @@ class DirectorySnapshotter(abc.ABC):
             return txn.update_labels(key, labels).info
 
     def commit(self, name: str, key: str, labels: dict[str, str] | None = None) -> None:
-        """Make active ``key`` the committed layer ``name``: seal, measure, one syncfs, record."""
+        """Make active ``key`` the committed layer ``name``: seal, measure, one syncfs, record.
+
+        Unmount the active snapshot first: overlay's work dir is deleted here."""
         with self._meta.write() as txn:
             record = txn.check_committable(key, name)
             snapshot_dir = self._dir(record.id)
@@ -244,7 +246,10 @@ class DirectorySnapshotter(abc.ABC):
 
     def _rmtree(self, path: Path) -> None:
         try:
-            shutil.rmtree(path)
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
         except OSError as exc:
             # The record is gone already; cleanup() tries again later (a busy mount, EIO...).
             log.warning("could not delete snapshot directory %s: %s", path, exc)

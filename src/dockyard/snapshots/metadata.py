@@ -34,6 +34,7 @@ from dockyard.errors import (
     Conflict,
     DataCorrupt,
     DockyardError,
+    Internal,
     InvalidArgument,
     NotFound,
     Unavailable,
@@ -286,6 +287,8 @@ class MetaStore:
         where = f"snapshot metadata {self._path}" + (f" ({statement})" if statement else "")
         if isinstance(exc, sqlite3.OperationalError):
             return Unavailable(f"{where}: {exc}")
+        if isinstance(exc, sqlite3.ProgrammingError):
+            return Internal(f"{where}: {exc}")
         return DataCorrupt(f"{where}: {exc}")
 
     def close(self) -> None:

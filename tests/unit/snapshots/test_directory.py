@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.errors import AlreadyExists, Conflict, NotFound
+from dockyard.errors import AlreadyExists, Conflict, Internal, NotFound
 from dockyard.snapshots import Info, Kind, Snapshotter, Usage
 from dockyard.snapshots.directory import DirectorySnapshotter, disk_usage
 from dockyard.sys.recording import RecordingSyscalls
@@ -153,3 +153,16 @@ def test_reopening_sees_the_same_state(
         )
     finally:
         again.close()
+
+
+def test_cleanup_removes_stray_files_too(snapshotter: DirectorySnapshotter) -> None:
+    (snapshotter.root / "snapshots" / "stray").write_text("x")
+    os.symlink("/", snapshotter.root / "snapshots" / "link")
+    snapshotter.cleanup()
+    assert _dirs(snapshotter) == []
+
+
+def test_use_after_close_is_an_internal_error(snapshotter: DirectorySnapshotter) -> None:
+    snapshotter.close()
+    with pytest.raises(Internal, match="metadata"):
+        snapshotter.walk()
