@@ -212,7 +212,6 @@ def write_results(
     records = []
     for r in results:
         s = r.summary
-        rat = stats.ratio(s, stats.reference_of(results, r.row))
         records.append(
             {
                 "row": r.row,
@@ -224,7 +223,7 @@ def write_results(
                 "min_s": s and s.min,
                 "max_s": s and s.max,
                 "n": s.n if s else 0,
-                "ratio": 1.0 if (s and r.engine == stats.REFERENCE_ENGINE) else rat,
+                "ratio": stats.ratio_of(r, results),
             }
         )
     path: Path = args.results / f"{run}.json"
@@ -236,7 +235,8 @@ def write_results(
     with tsv.open("a") as f:
         if new:
             f.write("\t".join(stats.TSV_HEADER) + "\n")
-        f.writelines(line + "\n" for line in stats.tsv_lines(run, results))
+        flags = "timed-sync" if args.timed_sync else ""
+        f.writelines(line + "\n" for line in stats.tsv_lines(run, results, flags))
     return path
 
 

@@ -18,7 +18,19 @@ OK = "ok"
 FAILED = "failed"
 SKIPPED = "skipped"
 
-TSV_HEADER = ("run", "row", "engine", "status", "median_s", "min_s", "max_s", "n", "ratio", "note")
+TSV_HEADER = (
+    "run",
+    "row",
+    "engine",
+    "status",
+    "median_s",
+    "min_s",
+    "max_s",
+    "n",
+    "ratio",
+    "flags",
+    "note",
+)
 TABLE_HEADER = ("row", "engine", "median", "min-max", "n", "ratio")
 
 
@@ -146,14 +158,23 @@ def render_table(results: Sequence[Result]) -> str:
     return "\n".join(lines)
 
 
-def tsv_lines(run: str, results: Sequence[Result]) -> list[str]:
-    """One line per result for summary.tsv (seconds with 6 decimals; empty fields when absent)."""
+def ratio_of(result: Result, results: Sequence[Result]) -> float | None:
+    """The ratio of `result` within its row of `results` (1.0 for dockyard itself)."""
+    summary = result.summary
+    if summary is not None and result.engine == REFERENCE_ENGINE:
+        return 1.0
+    return ratio(summary, reference_of(results, result.row))
+
+
+def tsv_lines(run: str, results: Sequence[Result], flags: str = "") -> list[str]:
+    """One line per result for summary.tsv (seconds with 6 decimals; empty fields when absent).
+
+    `flags` names options that change what was timed (e.g. "timed-sync").
+    """
     lines = []
     for result in results:
         summary = result.summary
-        rat = ratio(summary, reference_of(results, result.row))
-        if result.engine == REFERENCE_ENGINE and summary is not None:
-            rat = 1.0
+        rat = ratio_of(result, results)
         figures = (
             ("", "", "", "0")
             if summary is None
@@ -167,6 +188,7 @@ def tsv_lines(run: str, results: Sequence[Result]) -> list[str]:
             result.status,
             *figures,
             "" if rat is None else f"{rat:.4f}",
+            flags,
             note,
         )
         lines.append("\t".join(fields))

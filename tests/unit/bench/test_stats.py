@@ -105,9 +105,9 @@ def test_render_table_without_dockyard_has_no_ratio(stats: ModuleType) -> None:
 
 def test_tsv_lines(stats: ModuleType) -> None:
     assert stats.tsv_lines("20261127T000000Z", _results(stats)) == [
-        "20261127T000000Z\timport_slim\tdockyard\tok\t2.000000\t1.900000\t2.200000\t3\t1.0000\t",
-        "20261127T000000Z\timport_slim\tdocker\tok\t7.300000\t5.780000\t7.750000\t3\t3.6500\t",
-        "20261127T000000Z\timport_slim\tpodman\tskipped\t\t\t\t0\t\tno podman",
+        "20261127T000000Z\timport_slim\tdockyard\tok\t2.000000\t1.900000\t2.200000\t3\t1.0000\t\t",
+        "20261127T000000Z\timport_slim\tdocker\tok\t7.300000\t5.780000\t7.750000\t3\t3.6500\t\t",
+        "20261127T000000Z\timport_slim\tpodman\tskipped\t\t\t\t0\t\t\tno podman",
     ]
 
 
