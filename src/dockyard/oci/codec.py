@@ -95,6 +95,13 @@ def frozen_mapping(value: Mapping[str, T]) -> Mapping[str, T]:
     return MappingProxyType(dict(value))
 
 
+def check_extra(what: str, extra: Mapping[str, JSON], known: frozenset[str]) -> None:
+    """Refuse ``extra`` fields that a document's known fields would write over."""
+    clash = sorted(set(extra) & known)
+    if clash:
+        raise InvalidArgument(f"invalid {what}: extra fields {clash} are known fields")
+
+
 class Fields:
     """Typed access to one decoded object's fields; unknown fields remain in :meth:`rest`."""
 
