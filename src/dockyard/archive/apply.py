@@ -1,0 +1,311 @@
+"""Applying a layer tar to a directory in one pass: decompress, hash, parse, extract.
+
+The stream is read once. Its decompressed bytes are hashed as they pass (the diffID covers the
+whole tar, end padding included), parsed by :class:`~dockyard.archive.tarreader.TarReader` and
+written to the target by :class:`Applier`, which follows what moby and containerd do when they
+apply an OCI layer (image-spec layer.md):
+
+* an existing path is replaced by the new entry, except that a directory entry over a directory
+  merges with it and updates its metadata;
+* ownership (numeric uid/gid, only when running as root), then mode (chown clears set-id bits),
+  then xattrs (chown clears ``security.capability``), then mtime; directory modes and mtimes are
+  set at the end, after their children are written;
+* whiteouts, two ways. ``overlay``: the target is an overlayfs upper directory without the lower
+  content, so ``.wh.<name>`` becomes a 0:0 character device and ``.wh..wh..opq`` the xattr
+  ``trusted.overlay.opaque=y``. ``copy``: the target is a full copy of the parent tree, so the
+  whiteout removes ``<name>`` and opacity removes what this layer did not write in the directory.
+  As the spec says, a whiteout hides only lower content: what this layer wrote stays;
+* no entry creates, changes or removes anything outside the target (see
+  :mod:`dockyard.archive.target`); an escape raises :class:`~dockyard.errors.Breakout`.
+
+On any error the caller discards the target; nothing is rolled back here.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from dockyard.archive.compression import Compression, Readable, open_stream
+from dockyard.archive.paths import Whiteout, clean_path, is_aufs_metadata, parse_whiteout
+from dockyard.archive.target import Target, open_dir
+from dockyard.archive.tarreader import BLK, CHR, DIR, FIFO, LNK, REG, SYM, Entry, TarReader
+from dockyard.errors import DockyardError, InvalidArgument, SystemCallError
+from dockyard.oci.digest import Digest
+
+log = logging.getLogger(__name__)
+
+WhiteoutMode = Literal["overlay", "copy"]
+OPAQUE_XATTR = "trusted.overlay.opaque"
+_OVERLAY_XATTRS = "trusted.overlay."
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_BEST_EFFORT_XATTR = (errno.EOPNOTSUPP, errno.EPERM)
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """``diff_id`` digests the uncompressed tar, ``size`` counts its bytes."""
+
+    diff_id: Digest
+    size: int
+    compression: Compression
+
+
+def apply_layer(
+    stream: Readable, target: Path, *, whiteouts: WhiteoutMode, name: str = "layer"
+) -> ApplyResult:
+    """Extracts the layer tar read from ``stream`` (plain, gzip or zstd) into ``target``."""
+    if whiteouts not in ("overlay", "copy"):
+        raise InvalidArgument(f"layer {name}: unknown whiteout mode {whiteouts!r}")
+    log.debug("apply layer %s to %s (%s whiteouts)", name, target, whiteouts)
+    applier = Applier(Target(os.fspath(target), name), whiteouts)
+    try:
+        source = open_stream(stream, name)
+        reader = TarReader(source, name)
+        while (entry := reader.next()) is not None:
+            applier.apply(entry, reader.copy_data)
+        applier.finish()
+    except OSError as exc:
+        raise SystemCallError(
+            "read", exc.errno or errno.EIO, f"layer {name} from its stream"
+        ) from exc
+    return ApplyResult(reader.digest, reader.size, source.compression)
+
+
+class Applier:
+    """Writes entries into a :class:`Target`, one at a time, then :meth:`finish`."""
+
+    def __init__(self, target: Target, whiteouts: WhiteoutMode) -> None:
+        self.target = target
+        self.overlay = whiteouts == "overlay"
+        self.as_root = os.geteuid() == 0
+        self._deferred: dict[str, Entry] = {}  # directory modes and mtimes, set last
+        self._create: dict[str, Callable[[str, Entry, Callable[[int], None]], None]] = {
+            REG: self._file, DIR: self._dir, SYM: self._symlink, LNK: self._hardlink,
+            CHR: self._node, BLK: self._node, FIFO: self._node,
+        }
+
+    def apply(self, entry: Entry, copy_data: Callable[[int], None]) -> None:
+        try:
+            self._apply(entry, copy_data)
+        except DockyardError:
+            raise
+        except OSError as exc:
+            where = f" at {exc.filename}" if exc.filename else ""
+            raise SystemCallError(
+                "extract", exc.errno or errno.EIO,
+                f"layer {self.target.layer} entry {entry.name!r}{where}",
+            ) from exc
+        except ValueError as exc:  # a NUL byte in a link name or an xattr name
+            raise InvalidArgument(
+                f"layer {self.target.layer}: entry {entry.name!r} is invalid: {exc}"
+            ) from exc
+
+    def _apply(self, entry: Entry, copy_data: Callable[[int], None]) -> None:
+        rel = clean_path(entry.name, self.target.layer)
+        if is_aufs_metadata(rel):
+            log.debug("layer %s: skip aufs metadata %r", self.target.layer, entry.name)
+            return
+        whiteout = parse_whiteout(rel, self.target.layer)
+        if whiteout is not None:
+            self._whiteout(whiteout, entry)
+            return
+        if not rel:
+            self._root(entry)
+            return
+        self.target.ensure_dir(rel.rpartition("/")[0], entry.name)
+        self._create[entry.type](rel, entry, copy_data)
+        self.target.mark_written(rel)
+
+    def finish(self) -> None:
+        """Sets the deferred directory modes and mtimes."""
+        for rel, entry in self._deferred.items():
+            fd = open_dir(self.target.path(rel))
+            try:
+                os.fchmod(fd, entry.mode)
+                os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
+            finally:
+                os.close(fd)
+        self._deferred.clear()
+
+    # -- entries ---------------------------------------------------------------------------
+
+    def _file(self, rel: str, entry: Entry, copy_data: Callable[[int], None]) -> None:
+        path = self.target.path(rel)
+        try:
+            fd = os.open(path, _CREATE, 0o600)
+        except FileExistsError:
+            self._replace(rel)
+            fd = os.open(path, _CREATE, 0o600)
+        try:
+            copy_data(fd)
+            if self.as_root:
+                os.fchown(fd, entry.uid, entry.gid)
+            os.fchmod(fd, entry.mode)
+            self._xattrs(fd, entry)
+            os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
+        finally:
+            os.close(fd)
+
+    def _dir(self, rel: str, entry: Entry, copy_data: Callable[[int], None]) -> None:
+        path = self.target.path(rel)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            old = os.lstat(path).st_mode
+            if not stat.S_ISDIR(old):
+                self._replace(rel)
+                os.mkdir(path, 0o700)
+                if self.overlay and stat.S_ISCHR(old):
+                    # It replaces this layer's whiteout: lower content must stay hidden.
+                    os.setxattr(path, OPAQUE_XATTR, b"y", follow_symlinks=False)
+        self.target.add_dir(rel)
+        self._dir_meta(rel, entry)
+
+    def _root(self, entry: Entry) -> None:
+        if entry.type != DIR:
+            raise InvalidArgument(
+                f"layer {self.target.layer}: entry {entry.name!r} would replace the target "
+                "directory with a non-directory"
+            )
+        self._dir_meta("", entry)
+
+    def _dir_meta(self, rel: str, entry: Entry) -> None:
+        path = self.target.path(rel)
+        if self.as_root:
+            os.chown(path, entry.uid, entry.gid, follow_symlinks=False)
+        self._xattrs(path, entry)
+        self._deferred[rel] = entry
+
+    def _symlink(self, rel: str, entry: Entry, copy_data: Callable[[int], None]) -> None:
+        path = self.target.path(rel)
+        try:
+            os.symlink(entry.linkname, path)
+        except FileExistsError:
+            self._replace(rel)
+            os.symlink(entry.linkname, path)
+        self._path_meta(path, entry, chmod=False)
+
+    def _hardlink(self, rel: str, entry: Entry, copy_data: Callable[[int], None]) -> None:
+        layer = self.target.layer
+        source = clean_path(entry.linkname, layer)
+        if source == rel:
+            log.debug("layer %s: hardlink %r to itself ignored", layer, entry.name)
+            return
+        self.target.ensure_dir(source.rpartition("/")[0], entry.name, create=False)
+        source_path, path = self.target.path(source), self.target.path(rel)
+        try:
+            source_mode = os.lstat(source_path).st_mode
+        except FileNotFoundError:
+            raise InvalidArgument(
+                f"layer {layer}: hardlink {entry.name!r} to {entry.linkname!r}, which does not "
+                "exist"
+            ) from None
+        if not source or stat.S_ISDIR(source_mode):
+            raise InvalidArgument(f"layer {layer}: hardlink {entry.name!r} to a directory")
+        try:
+            os.link(source_path, path, follow_symlinks=False)
+        except FileExistsError:
+            self._replace(rel)
+            os.link(source_path, path, follow_symlinks=False)
+        # As containerd: the header's metadata applies to the (shared) inode, never through a
+        # symlink.
+        self._path_meta(path, entry, chmod=not stat.S_ISLNK(source_mode))
+
+    def _node(self, rel: str, entry: Entry, copy_data: Callable[[int], None]) -> None:
+        path = self.target.path(rel)
+        try:
+            self._make_node(path, entry)
+        except FileExistsError:
+            self._replace(rel)
+            self._make_node(path, entry)
+        self._path_meta(path, entry, chmod=True)
+
+    @staticmethod
+    def _make_node(path: str, entry: Entry) -> None:
+        if entry.type == FIFO:
+            os.mkfifo(path, 0o600)
+        else:
+            kind = stat.S_IFCHR if entry.type == CHR else stat.S_IFBLK
+            os.mknod(path, kind | 0o600, os.makedev(entry.devmajor, entry.devminor))
+
+    def _replace(self, rel: str) -> None:
+        """Removes what is at ``rel`` so that a new entry can take its place."""
+        self.target.clear(rel)
+        self._forget_deferred(rel)
+
+    def _forget_deferred(self, rel: str) -> None:
+        under = rel + "/"
+        for key in [k for k in self._deferred if k == rel or k.startswith(under)]:
+            del self._deferred[key]
+
+    def _path_meta(self, path: str, entry: Entry, *, chmod: bool) -> None:
+        if self.as_root:
+            os.chown(path, entry.uid, entry.gid, follow_symlinks=False)
+        if chmod:
+            os.chmod(path, entry.mode)  # never a symlink: the caller checked
+        self._xattrs(path, entry)
+        os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
+
+    def _xattrs(self, where: int | str, entry: Entry) -> None:
+        for key, value in entry.xattrs.items():
+            if key.startswith(_OVERLAY_XATTRS):
+                log.debug("layer %s: %r: skip xattr %s", self.target.layer, entry.name, key)
+                continue
+            try:
+                if isinstance(where, int):
+                    os.setxattr(where, key, value)
+                else:
+                    os.setxattr(where, key, value, follow_symlinks=False)
+            except OSError as exc:
+                if exc.errno not in _BEST_EFFORT_XATTR:
+                    raise
+                log.warning("layer %s: %r: xattr %s not set: %s", self.target.layer,
+                            entry.name, key, exc.strerror)
+
+    # -- whiteouts -------------------------------------------------------------------------
+
+    def _whiteout(self, whiteout: Whiteout, entry: Entry) -> None:
+        target = self.target
+        if whiteout.kind == "skip":
+            log.debug("layer %s: skip aufs metadata %r", target.layer, entry.name)
+            return
+        if whiteout.kind == "opaque":
+            target.ensure_dir(whiteout.path, entry.name)
+            self._opaque(whiteout.path)
+            return
+        rel = whiteout.path
+        target.ensure_dir(rel.rpartition("/")[0], entry.name)
+        if rel in target.written:
+            # The spec: a whiteout hides lower content only. What this layer wrote stays, but a
+            # directory it wrote must not show the lower directory's content any more.
+            if stat.S_ISDIR(os.lstat(target.path(rel)).st_mode):
+                self._opaque(rel)
+            return
+        if self.overlay:
+            self._whiteout_device(rel, entry)
+        else:
+            self._replace(rel)
+
+    def _opaque(self, rel: str) -> None:
+        if self.overlay:
+            os.setxattr(self.target.path(rel), OPAQUE_XATTR, b"y", follow_symlinks=False)
+        else:
+            self.target.clear_unwritten(rel)  # keeps every directory with deferred metadata
+
+    def _whiteout_device(self, rel: str, entry: Entry) -> None:
+        path = self.target.path(rel)
+        try:
+            os.mknod(path, stat.S_IFCHR, os.makedev(0, 0))
+        except FileExistsError:
+            self._replace(rel)
+            os.mknod(path, stat.S_IFCHR, os.makedev(0, 0))
+        if self.as_root:
+            os.chown(path, entry.uid, entry.gid, follow_symlinks=False)
+        os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
