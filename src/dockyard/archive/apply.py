@@ -36,7 +36,7 @@ from dockyard.archive.compression import Compression, Readable, open_stream
 from dockyard.archive.paths import Whiteout, clean_path, is_aufs_metadata, parse_whiteout
 from dockyard.archive.target import Target, open_dir
 from dockyard.archive.tarreader import BLK, CHR, DIR, FIFO, LNK, REG, SYM, Entry, TarReader
-from dockyard.errors import DockyardError, InvalidArgument, SystemCallError
+from dockyard.errors import Breakout, DockyardError, InvalidArgument, SystemCallError
 from dockyard.oci.digest import Digest
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ OPAQUE_XATTR = "trusted.overlay.opaque"
 _OVERLAY_XATTRS = "trusted.overlay."
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _BEST_EFFORT_XATTR = (errno.EOPNOTSUPP, errno.EPERM)
+_KEPT_XATTRS = (_OVERLAY_XATTRS, "security.selinux")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +160,9 @@ class Applier:
             os.mkdir(path, 0o700)
         except FileExistsError:
             old = os.lstat(path).st_mode
-            if not stat.S_ISDIR(old):
+            if stat.S_ISDIR(old):
+                self._drop_xattrs(path, entry)
+            else:
                 self._replace(rel)
                 os.mkdir(path, 0o700)
                 if self.overlay and stat.S_ISCHR(old):
@@ -168,12 +171,20 @@ class Applier:
         self.target.add_dir(rel)
         self._dir_meta(rel, entry)
 
+    def _drop_xattrs(self, path: str, entry: Entry) -> None:
+        """A directory entry over a directory brings its whole metadata, as it would on
+        overlayfs: xattrs it does not list go (but overlayfs's own and the host's label stay)."""
+        for key in os.listxattr(path, follow_symlinks=False):
+            if key not in entry.xattrs and not key.startswith(_KEPT_XATTRS):
+                os.removexattr(path, key, follow_symlinks=False)
+
     def _root(self, entry: Entry) -> None:
         if entry.type != DIR:
             raise InvalidArgument(
                 f"layer {self.target.layer}: entry {entry.name!r} would replace the target "
                 "directory with a non-directory"
             )
+        self._drop_xattrs(self.target.root, entry)
         self._dir_meta("", entry)
 
     def _dir_meta(self, rel: str, entry: Entry) -> None:
@@ -194,7 +205,11 @@ class Applier:
 
     def _hardlink(self, rel: str, entry: Entry, copy_data: Callable[[int], None]) -> None:
         layer = self.target.layer
-        source = clean_path(entry.linkname, layer)
+        try:
+            source = clean_path(entry.linkname, layer)
+        except Breakout:
+            raise Breakout(f"layer {layer}: hardlink {entry.name!r} to {entry.linkname!r} points "
+                           "outside the target") from None
         if source == rel:
             log.debug("layer %s: hardlink %r to itself ignored", layer, entry.name)
             return

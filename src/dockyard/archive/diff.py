@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 from dockyard.archive.compression import Compression
-from dockyard.archive.paths import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, join, parent_of
+from dockyard.archive.paths import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, join
 from dockyard.archive.tarreader import BLK, CHR, DIR, FIFO, REG, SYM, Entry
 from dockyard.archive.tarwriter import LayerInfo, TarWriter, Writable, hardlink
 from dockyard.errors import InvalidArgument, SystemCallError
@@ -57,7 +57,7 @@ def write_layer(
     emitter = _Emitter(TarWriter(out, compression))
     try:
         for rel, path, st in _walk(root):
-            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+            if _is_whiteout(st):
                 emitter.whiteout(rel, st.st_uid, st.st_gid, st.st_mtime_ns)
                 continue
             xattrs = read_xattrs(path)
@@ -106,6 +106,8 @@ def _diff_one(emitter: _Emitter, rel: str, lower: _Child | None, upper: _Child |
     xattrs = read_xattrs(path)
     if lower is None or _changed(lower, upper, xattrs):
         emitter.entry(rel, path, st, xattrs)
+    elif stat.S_ISDIR(st.st_mode):
+        emitter.defer_dir(rel, path, st, xattrs)
     if not stat.S_ISDIR(st.st_mode):
         return None
     lower_dir = lower[1] if lower is not None and stat.S_ISDIR(lower[2].st_mode) else None
@@ -134,25 +136,42 @@ def _merged(lower_dir: str | None, upper_dir: str, rel: str,
     lower_children = {} if lower_dir is None else {
         child[0]: child for child in _children(lower_dir, rel)
     }
-    for child in sorted(upper_children.keys() | lower_children.keys()):
+    def emitted_name(child: str) -> str:  # a deleted path is written as its whiteout
+        return child if child in upper_children else _whiteout_name(child)
+
+    for child in sorted(upper_children.keys() | lower_children.keys(), key=emitted_name):
         yield child, lower_children.get(child), upper_children.get(child), upper_st
 
 
-def _children(directory: str, rel: str) -> list[_Child]:
+def _children(directory: str, rel: str, *, whiteouts: bool = False) -> list[_Child]:
+    """The children of ``directory``, sorted by the names they are written under (with
+    ``whiteouts``, a 0:0 character device is written as ``.wh.<name>``)."""
     with os.scandir(directory) as it:
         children = [(join(rel, e.name), e.path, e.stat(follow_symlinks=False)) for e in it]
-    children.sort()
+    if whiteouts:
+        children.sort(key=lambda c: _whiteout_name(c[0]) if _is_whiteout(c[2]) else c[0])
+    else:
+        children.sort(key=lambda c: c[0])
     return children
 
 
+def _is_whiteout(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def _whiteout_name(rel: str) -> str:
+    parent, _, name = rel.rpartition("/")
+    return join(parent, WHITEOUT_PREFIX + name)
+
+
 def _walk(root: str) -> Iterator[_Child]:
-    """Everything under ``root`` in path order, each directory before its contents."""
-    stack = [iter(_children(root, ""))]
+    """Everything under ``root`` in written order, each directory before its contents."""
+    stack = [iter(_children(root, "", whiteouts=True))]
     while stack:
         for child in stack[-1]:
             yield child
             if stat.S_ISDIR(child[2].st_mode):
-                stack.append(iter(_children(child[1], child[0])))
+                stack.append(iter(_children(child[1], child[0], whiteouts=True)))
                 break
         else:
             stack.pop()
@@ -181,13 +200,34 @@ def _filtered(xattrs: dict[str, bytes]) -> dict[str, bytes]:
 
 
 class _Emitter:
-    """Turns directory entries into tar entries; remembers inodes for hardlinks."""
+    """Turns directory entries into tar entries; remembers inodes for hardlinks, and unchanged
+    directories so that they are written before a change inside them (as containerd does, so
+    that the directory's mtime, changed by the change, is set back)."""
 
     def __init__(self, writer: TarWriter) -> None:
         self._writer = writer
         self._links: dict[tuple[int, int], str] = {}
+        self._pending: dict[str, tuple[str, os.stat_result, dict[str, bytes]]] = {}
+
+    def defer_dir(self, rel: str, path: str, st: os.stat_result,
+                  xattrs: dict[str, bytes]) -> None:
+        self._pending[rel] = (path, st, xattrs)
+
+    def _parents(self, rel: str) -> None:
+        if not self._pending:
+            return
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            found = self._pending.pop(parent, None)
+            if found is not None:
+                self._add(parent, *found)
 
     def entry(self, rel: str, path: str, st: os.stat_result, xattrs: dict[str, bytes]) -> None:
+        self._parents(rel)
+        self._add(rel, path, st, xattrs)
+
+    def _add(self, rel: str, path: str, st: os.stat_result, xattrs: dict[str, bytes]) -> None:
         kind = _TYPES.get(stat.S_IFMT(st.st_mode))
         if kind is None:
             log.debug("skip %s: tar has no type for it", path)
@@ -208,8 +248,8 @@ class _Emitter:
         self._writer.add(entry, path if kind == REG else None)
 
     def whiteout(self, rel: str, uid: int, gid: int, mtime_ns: int) -> None:
-        name = join(parent_of(rel), WHITEOUT_PREFIX + rel.rpartition("/")[2])
-        self._writer.add(Entry(name, REG, 0o600, uid, gid, 0, mtime_ns))
+        self._parents(rel)
+        self._writer.add(Entry(_whiteout_name(rel), REG, 0o600, uid, gid, 0, mtime_ns))
 
     def opaque(self, rel: str, st: os.stat_result) -> None:
         self._writer.add(Entry(join(rel, WHITEOUT_OPAQUE), REG, st.st_mode & 0o777, st.st_uid,
