@@ -1,0 +1,1 @@
+"""One module per Docker resource; each exposes ``routes(services) -> list[Route]``."""
