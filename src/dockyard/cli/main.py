@@ -1,16 +1,236 @@
-"""The ``dockyard`` command line: a thin client of the Engine API (grows in Foundation II)."""
+"""The ``dockyard`` command: global options, command lookup, errors to exit statuses.
+
+Command modules are imported only when their command runs, so ``dockyard version`` loads the
+client and the version command and nothing else (no asyncio, no HTTP server, no daemon code).
+Exit statuses follow the docker CLI: 0; 1 for a failure ("Error response from daemon: ...");
+125 for a bad flag; the status a command chose otherwise (64 for a bad inspect template).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Sequence
+from importlib import import_module
+from typing import TextIO
+
+from dockyard.cli.flags import Command, Flag, HelpRequested, Parsed, UsageError, help_text, parse
+from dockyard.cli.session import Session, StatusError
+
+DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
+
+# command path -> (module under dockyard.cli.commands, Command attribute, run function)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "version": ("system", "VERSION", "run_version"),
+    "info": ("system", "INFO", "run_info"),
+    "system info": ("system", "SYSTEM_INFO", "run_info"),
+    "system df": ("system", "DF", "run_df"),
+    "images": ("images", "IMAGES", "run_images"),
+    "image ls": ("images", "IMAGE_LS", "run_images"),
+    "image list": ("images", "IMAGE_LS", "run_images"),
+    "image inspect": ("inspect", "IMAGE_INSPECT", "run_inspect"),
+    "inspect": ("inspect", "INSPECT", "run_inspect"),
+    "image rm": ("images", "IMAGE_RM", "run_rmi"),
+    "image remove": ("images", "IMAGE_RM", "run_rmi"),
+    "image rmi": ("images", "IMAGE_RM", "run_rmi"),
+    "rmi": ("images", "RMI", "run_rmi"),
+    "image tag": ("images", "TAG", "run_tag"),
+    "tag": ("images", "TAG", "run_tag"),
+    "image history": ("images", "HISTORY", "run_history"),
+    "history": ("images", "HISTORY", "run_history"),
+    "image prune": ("images", "PRUNE", "run_prune"),
+    "image save": ("transfer", "IMAGE_SAVE", "run_save"),
+    "save": ("transfer", "SAVE", "run_save"),
+    "image load": ("transfer", "IMAGE_LOAD", "run_load"),
+    "load": ("transfer", "LOAD", "run_load"),
+    "image import": ("transfer", "IMAGE_IMPORT", "run_import"),
+    "import": ("transfer", "IMPORT", "run_import"),
+    "bootstrap busybox": ("bootstrap", "BUSYBOX", "run_busybox"),
+    "bootstrap debian": ("bootstrap", "DEBIAN", "run_debian"),
+}
+GROUPS: dict[str, tuple[str, dict[str, str]]] = {
+    "image": ("Manage images", {
+        "history": "Show the history of an image",
+        "import": "Import the contents from a tarball to create a filesystem image",
+        "inspect": "Display detailed information on one or more images",
+        "load": "Load an image from a tar archive or STDIN",
+        "ls": "List images",
+        "prune": "Remove unused images",
+        "rm": "Remove one or more images",
+        "save": "Save one or more images to a tar archive (streamed to STDOUT by default)",
+        "tag": "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+    }),
+    "system": ("Manage dockyard", {
+        "df": "Show dockyard disk usage",
+        "info": "Display system-wide information",
+    }),
+    "bootstrap": ("Build base images without a registry", {
+        "busybox": "Import a busybox image built from the host's busybox-static",
+        "debian": "Import a Debian image built with mmdebstrap",
+    }),
+}
+TOP_LEVEL = {
+    "images": "List images", "import": "Import the contents from a tarball to create a "
+    "filesystem image", "info": "Display system-wide information",
+    "inspect": "Return low-level information on Docker objects",
+    "history": "Show the history of an image", "load": "Load an image from a tar archive or STDIN",
+    "rmi": "Remove one or more images", "save": "Save one or more images to a tar archive "
+    "(streamed to STDOUT by default)", "tag": "Create a tag TARGET_IMAGE that refers to "
+    "SOURCE_IMAGE", "version": "Show the dockyard version information",
+}
+GLOBAL = Command("", "[OPTIONS] COMMAND", "A container engine compatible with Docker", (
+    Flag("debug", "D", help="Enable debug mode"),
+    Flag("host", "H", "list", "Daemon socket to connect to", metavar="list"),
+    Flag("log-level", "l", "string", 'Set the logging level ("debug", "info", "warn", '
+         '"error", "fatal")', default="info"),
+    Flag("version", "v", help="Print version information and quit"),
+), interspersed=False)
+
+
+def top_help() -> str:
+    lines = ["Usage:  dockyard [OPTIONS] COMMAND", "", GLOBAL.short, "", "Commands:"]
+    lines += [f"  {name:<11} {text}" for name, text in sorted(TOP_LEVEL.items())]
+    lines += ["", "Management Commands:"]
+    lines += [f"  {name:<11} {text}" for name, (text, _) in sorted(GROUPS.items())]
+    from dockyard.cli.flags import flag_usages
+
+    lines += ["", "Global Options:", *flag_usages(GLOBAL.flags), "",
+              "Run 'dockyard COMMAND --help' for more information on a command.", ""]
+    return "\n".join(lines)
+
+
+def group_help(group: str) -> str:
+    text, subs = GROUPS[group]
+    lines = [f"Usage:  dockyard {group} COMMAND", "", text, "", "Commands:"]
+    lines += [f"  {name:<11} {desc}" for name, desc in sorted(subs.items())]
+    lines += ["", f"Run 'dockyard {group} COMMAND --help' for more information on a command.", ""]
+    return "\n".join(lines)
+
+
+def _resolve(words: list[str]) -> tuple[str, list[str]]:
+    """The command path (``image ls``) and its arguments; UsageError for an unknown one."""
+    first = words[0]
+    if first in GROUPS:
+        rest = words[1:]
+        if not rest or rest[0] in ("--help", "-h"):
+            raise _GroupHelp(group_help(first), 0)
+        path = f"{first} {rest[0]}"
+        if path not in COMMANDS:
+            raise UsageError(f"dockyard: unknown command: dockyard {path}\n\nUsage:  dockyard "
+                             f"{first}\n\nRun 'dockyard {first} --help' for more information", 1)
+        return path, rest[1:]
+    if first not in COMMANDS:
+        raise UsageError(f"dockyard: unknown command: dockyard {first}\n\n"
+                         "Run 'dockyard --help' for more information", 1)
+    return first, words[1:]
+
+
+class _GroupHelp(Exception):
+    def __init__(self, text: str, code: int) -> None:
+        super().__init__(text)
+        self.code = code
+
+
+def _host(parsed: Parsed, environ: dict[str, str]) -> str:
+    hosts = parsed.strings("host")
+    if len(hosts) > 1:
+        raise StatusError("specify only one -H")
+    return hosts[0] if hosts else environ.get("DOCKYARD_HOST") or DEFAULT_HOST
+
+
+def run(argv: Sequence[str], session: Session | None = None,
+        environ: dict[str, str] | None = None) -> int:
+    """Run one command line; returns the exit status. Output goes to the session's streams."""
+    env = dict(os.environ) if environ is None else environ
+    err = session.err if session is not None else sys.stderr
+    out = session.out if session is not None else sys.stdout
+    try:
+        top = parse(GLOBAL, argv)
+        if top.flag("version"):
+            from dockyard import __version__
+
+            out.write(f"dockyard version {__version__}\n")
+            return 0
+        if not top.args:
+            out.write(top_help())
+            return 0
+        path, rest = _resolve(top.args)
+        module_name, spec_name, run_name = COMMANDS[path]
+        module = import_module(f"dockyard.cli.commands.{module_name}")
+        command: Command = getattr(module, spec_name)
+        parsed = parse(command, rest)
+        if session is None:
+            session = Session(_host(top, env), environ=env)
+        elif not session.host:
+            session.host = _host(top, env)
+        try:
+            code: int = getattr(module, run_name)(session, command, parsed)
+        finally:
+            session.close()
+        return code
+    except HelpRequested:
+        out.write(top_help() if not top_args(argv) else _command_help(argv))
+        return 0
+    except _GroupHelp as exc:
+        out.write(str(exc))
+        return exc.code
+    except UsageError as exc:
+        err.write(f"{exc}\n")
+        return exc.exit_code
+    except StatusError as exc:
+        if str(exc):
+            err.write(f"{exc}\n")
+        return exc.exit_code
+    except Exception as exc:
+        return _report(exc, err)
+
+
+def top_args(argv: Sequence[str]) -> list[str]:
+    try:
+        return parse(GLOBAL, [a for a in argv if a not in ("--help", "-h")]).args
+    except UsageError:
+        return []
+
+
+def _command_help(argv: Sequence[str]) -> str:
+    words = [w for w in top_args(argv) if not w.startswith("-")]
+    for length in (2, 1):
+        path = " ".join(words[:length])
+        if path in COMMANDS:
+            module_name, spec_name, _ = COMMANDS[path]
+            module = import_module(f"dockyard.cli.commands.{module_name}")
+            return help_text(getattr(module, spec_name))
+    if words and words[0] in GROUPS:
+        return group_help(words[0])
+    return top_help()
+
+
+def _report(exc: Exception, err: TextIO) -> int:
+    from dockyard.client import DaemonError
+    from dockyard.errors import DockyardError
+
+    stream = err
+    if isinstance(exc, DaemonError):
+        stream.write(f"Error response from daemon: {exc}\n")
+        return 1
+    if isinstance(exc, DockyardError):
+        stream.write(f"{exc}\n")
+        return 1
+    if isinstance(exc, BrokenPipeError):
+        return 141
+    if isinstance(exc, KeyboardInterrupt):
+        return 130
+    raise exc
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["version"] or args[:1] == ["--version"]:
-        from dockyard import __version__
-
-        print(f"dockyard version {__version__}")
-        return 0
-    print("usage: dockyard version", file=sys.stderr)
-    return 125
+    try:
+        code = run(args)
+    except KeyboardInterrupt:
+        return 130
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return 141
+    return code

@@ -1,0 +1,1 @@
+"""``bootstrap busybox`` and ``bootstrap debian`` (filled in below)."""
