@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from dockyard import errors
 from dockyard.client.transport import DEFAULT_HOST, Address, Connection, Response
@@ -171,7 +171,7 @@ class Client:
     # -- requests ------------------------------------------------------------------------------
 
     def request(self, method: str, path: str, query: Mapping[str, str | list[str]] | None = None,
-                *, body: bytes | BinaryIO | None = None,
+                *, body: bytes | IO[bytes] | None = None,
                 headers: Mapping[str, str] | None = None) -> Response:
         """Send a request under /v<version>; raise the taxonomy error for a status >= 400."""
         target = f"/v{self.api_version}{path}{encode_query(query)}"
@@ -201,13 +201,13 @@ class Client:
         return self.call("GET", path, query)
 
     def stream(self, method: str, path: str, query: Mapping[str, str | list[str]] | None = None,
-               *, body: bytes | BinaryIO | None = None,
+               *, body: bytes | IO[bytes] | None = None,
                headers: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
         """A JSON-lines answer (pull, load, import), one decoded object per line."""
         return decode_lines(self.request(method, path, query, body=body, headers=headers))
 
     def download(self, path: str, query: Mapping[str, str | list[str]] | None,
-                 out: BinaryIO) -> int:
+                 out: IO[bytes]) -> int:
         """Copy a (tar) body to ``out`` as it arrives; returns the byte count."""
         total = 0
         for chunk in self.request("GET", path, query).chunks():
@@ -216,7 +216,7 @@ class Client:
         return total
 
     def upload(self, path: str, query: Mapping[str, str | list[str]] | None,
-               source: BinaryIO, content_type: str = "application/x-tar") -> Response:
+               source: IO[bytes], content_type: str = "application/x-tar") -> Response:
         """POST a body streamed chunked from ``source``; returns the (unread) response."""
         return self.request("POST", path, query, body=source,
                             headers={"Content-Type": content_type})

@@ -16,7 +16,7 @@ import io
 import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 from dockyard.errors import DataCorrupt, InvalidArgument, Unavailable
 
@@ -168,7 +168,7 @@ class Connection:
         self._sock = self._reader = self._last = None
 
     def request(self, method: str, target: str, headers: Mapping[str, str],
-                body: bytes | BinaryIO | None = None) -> Response:
+                body: bytes | IO[bytes] | None = None) -> Response:
         """Send a request and read the response head. A file body is sent chunked."""
         if self._last is not None and not (self._last.done and self._last.reusable):
             self.close()
@@ -200,7 +200,7 @@ class Connection:
         self._last = response
         return response
 
-    def _send_chunked(self, body: BinaryIO) -> None:
+    def _send_chunked(self, body: IO[bytes]) -> None:
         assert self._sock is not None
         while block := body.read(UPLOAD_CHUNK):
             self._sock.sendall(b"%x\r\n%b\r\n" % (len(block), block))
