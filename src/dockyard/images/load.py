@@ -109,13 +109,14 @@ def load_images(
         try:
             Receiver(root.content, root.leases, lease.id, token).receive(stream, received)
             plans = plan_load(root.content, received)
-            targets = []
-            for plan in plans:
-                blobs = [layer.digest for layer in plan.layers]
-                layers = unpacker.unpack(blobs, plan.config.diff_ids, str(plan.config_digest))
-                target = _manifest(root, plan, layers, lease.id)
-                used.update(blobs, (plan.config_digest, target.digest))
-                targets.append(target)
+            unpacked = [unpacker.unpack([layer.digest for layer in plan.layers],
+                                        plan.config.diff_ids, str(plan.config_digest))
+                        for plan in plans]
+            targets = [_manifest(root, plan, layers, lease.id)
+                       for plan, layers in zip(plans, unpacked, strict=True)]
+            for plan, target in zip(plans, targets, strict=True):
+                used.update((layer.digest for layer in plan.layers),
+                            (plan.config_digest, target.digest))
         except BaseException:
             used.clear()
             unpacker.rollback()

@@ -135,9 +135,10 @@ class Receiver:
                     writer.write(chunk)
                 if not self.content.exists(writer.digest()):
                     created.add(writer.digest())
-                digest = writer.commit()
-        except DataCorrupt as exc:
-            raise DataCorrupt(f"load: archive entry {path!r}: {exc}") from exc
+                try:
+                    digest = writer.commit()
+                except DataCorrupt as exc:
+                    raise DataCorrupt(f"load: archive entry {path!r}: {exc}") from exc
         except BaseException:
             with suppress(NotFound, Conflict):
                 self.content.abort(ref)
