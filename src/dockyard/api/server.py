@@ -372,7 +372,7 @@ def bind_unix(path: Path, *, mode: int = 0o660, uid: int = 0, gid: int = 0) -> s
     """A listening unix socket at ``path``, created with ``mode`` and owner before it appears
     (bound under a temporary name, then renamed over the path). A stale socket is replaced; one
     that answers belongs to a live server and is refused with Conflict."""
-    _refuse_live(path)
+    refuse_live(path)
     path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with suppress(FileNotFoundError):
@@ -393,7 +393,7 @@ def bind_unix(path: Path, *, mode: int = 0o660, uid: int = 0, gid: int = 0) -> s
     return sock
 
 
-def _refuse_live(path: Path) -> None:
+def refuse_live(path: Path) -> None:
     if not os.path.lexists(path):
         return
     if not path.is_socket():

@@ -1,0 +1,95 @@
+"""Everything the daemon serves, built explicitly: services from the data root, then the routes.
+
+No module registers itself on import; a new resource is one more line in ``build_services`` and
+one more ``routes`` call in ``build_router``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+import uuid
+from contextlib import suppress
+from pathlib import Path
+
+import dockyard
+from dockyard.api.handlers import system as system_handlers
+from dockyard.api.router import Route, Router
+from dockyard.daemon.config import Config
+from dockyard.services import Services
+from dockyard.services.system import Build, Settings, SystemService
+from dockyard.store import DataRoot
+
+ENGINE_ID_FILE = "engine-id"
+
+
+def build_services(config: Config, root: DataRoot) -> Services:
+    settings = Settings(
+        engine_id=engine_id(config.data_root),
+        data_root=config.data_root,
+        exec_root=config.exec_root,
+        driver=root.snapshotter_name,
+        debug=config.debug,
+    )
+    return Services(system=SystemService(build_facts(), settings))
+
+
+def build_router(services: Services) -> Router:
+    routes: list[Route] = []
+    routes += system_handlers.routes(services)
+    return Router(routes)
+
+
+def default_headers(build: Build) -> dict[str, str]:
+    """Headers dockerd puts on every response."""
+    return {
+        "Api-Version": "1.41",
+        "Docker-Experimental": "false",
+        "Ostype": "linux",
+        "Server": f"Docker/{build.version} (linux)",
+    }
+
+
+def engine_id(data_root: Path) -> str:
+    """This engine's ID (``docker info`` ID): a UUID made once and kept in the data root."""
+    path = data_root / ENGINE_ID_FILE
+    with suppress(FileNotFoundError):
+        text = path.read_text().strip()
+        if text:
+            return text
+    value = str(uuid.uuid4())
+    temp = path.with_name(f".{ENGINE_ID_FILE}.{os.getpid()}.tmp")
+    temp.write_text(value + "\n")
+    os.replace(temp, path)
+    return value
+
+
+def build_facts() -> Build:
+    package = Path(dockyard.__file__).parent
+    stamp = time.gmtime((package / "__init__.py").stat().st_mtime)
+    return Build(
+        version=dockyard.__version__,
+        git_commit=git_commit(package.parent.parent / ".git"),
+        build_time=time.strftime("%Y-%m-%dT%H:%M:%S.000000000+00:00", stamp),
+        python_version=f"python{platform.python_version()}",
+    )
+
+
+def git_commit(git_dir: Path) -> str:
+    """The short commit of a source checkout, read from .git without running git."""
+    try:
+        head = (git_dir / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head[:7]
+        ref = head.removeprefix("ref: ")
+        loose = git_dir / ref
+        if loose.is_file():
+            return loose.read_text().strip()[:7]
+        for line in (git_dir / "packed-refs").read_text().splitlines():
+            commit, _, name = line.partition(" ")
+            if name == ref:
+                return commit[:7]
+    except OSError:
+        pass
+    return "unknown"

@@ -1,0 +1,18 @@
+"""The use cases of the engine, one module per Docker resource, with no HTTP in them.
+
+:class:`Services` holds one object per resource; ``dockyard.daemon.wiring`` builds it explicitly
+and ``dockyard.api.handlers`` read from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported for annotations only: the package imports no service eagerly
+    from dockyard.services.system import SystemService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    system: SystemService
