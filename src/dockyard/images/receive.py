@@ -99,6 +99,8 @@ class Receiver:
                               bufsize=_CHUNK) as tar:
                 for member in _members(tar):
                     self._entry(tar, member, received)
+            while reader.read(_CHUNK):
+                pass  # the padding after the end marker, and a compressed stream's trailer
         except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
             raise DataCorrupt(f"load: corrupt archive: {exc}") from exc
         return received

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import io
 import json
+import lzma
 import os
 import shutil
 import stat
@@ -23,9 +25,12 @@ from dockyard.images.archive import LABEL_UNCOMPRESSED, LABEL_UNCOMPRESSED_SIZE
 from dockyard.images.load import Loaded, load_images
 from dockyard.images.save import SaveItem, save_images
 from dockyard.mount import mount_all, unmount
+from dockyard.oci import mediatypes as mt
+from dockyard.oci.config import ImageConfig
+from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
 from dockyard.oci.identity import chain_ids
-from dockyard.oci.manifest import Manifest
+from dockyard.oci.manifest import Index, Manifest
 from dockyard.oci.platform import Platform
 from dockyard.store import DataRoot
 from dockyard.sys import real
@@ -300,7 +305,8 @@ def test_load_writes_schema2_manifest_keeping_blobs(roots: list[DataRoot], tmp_p
 def test_load_in_any_order_and_compressed(roots: list[DataRoot], tmp_path: Path,
                                           snapshotter: str) -> None:
     archive = docker_archive(TWO_IMAGES[:1], manifest_first=True)
-    for data in (archive, gzip.compress(archive), zstandard.ZstdCompressor().compress(archive)):
+    for data in (archive, gzip.compress(archive), zstandard.ZstdCompressor().compress(archive),
+                 bz2.compress(archive), lzma.compress(archive)):
         root = new_root(roots, tmp_path, snapshotter)
         assert [item.image_id for item in load(root, data)] == [TWO_IMAGES[0].image_id] * 2
 
@@ -424,6 +430,23 @@ def test_save_merges_names_and_untagged(roots: list[DataRoot], tmp_path: Path,
     assert "repositories" not in members(out.getvalue())
 
 
+def test_save_picks_this_platform_from_an_index(roots: list[DataRoot], tmp_path: Path,
+                                               snapshotter: str) -> None:
+    root = new_root(roots, tmp_path, snapshotter)
+    load(root, docker_archive(TWO_IMAGES[:1]))
+    manifest = root.images.get("docker.io/app/one:1").target
+    here = Platform.current()
+    entries = [Descriptor(manifest.media_type, Digest.of(b"elsewhere"), 9,
+                          platform=Platform("s390x", "linux")),
+               Descriptor(manifest.media_type, manifest.digest, manifest.size,
+                          platform=Platform(here.architecture, "linux", variant=here.variant))]
+    index = root.content.put_bytes(Index(entries, media_type=mt.OCI_INDEX).canonical_json())
+    out = io.BytesIO()
+    save_images(root, [SaveItem(index, ("app/one:multi",))], out)
+    [item] = json.loads(member_data(out.getvalue(), "manifest.json"))
+    assert item["Config"] == f"blobs/sha256/{TWO_IMAGES[0].image_id.encoded}"
+
+
 def test_save_missing_blob_writes_nothing(roots: list[DataRoot], tmp_path: Path,
                                           snapshotter: str) -> None:
     root = new_root(roots, tmp_path, snapshotter)
@@ -503,3 +526,28 @@ def test_skopeo_reads_the_archive(roots: list[DataRoot], tmp_path: Path, snapsho
     assert manifest["config"]["digest"] == str(TWO_IMAGES[1].image_id)
     assert [Digest.of((out / d["digest"][7:]).read_bytes()) for d in manifest["layers"]] == [
         diff_id(b) for b in TWO_IMAGES[1].layers]
+
+
+@pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is not installed")
+def test_load_skopeo_oci_archive_with_gzip_layers(roots: list[DataRoot], tmp_path: Path,
+                                                  snapshotter: str) -> None:
+    source = tmp_path / "docker.tar"
+    source.write_bytes(docker_archive(TWO_IMAGES[1:]))
+    oci = tmp_path / "oci.tar"
+    subprocess.run(["skopeo", "copy", "--quiet", "--dest-compress",
+                    "--dest-compress-format", "gzip", f"docker-archive:{source}",
+                    f"oci-archive:{oci}:localhost:5000/two:v2"],
+                   check=True, capture_output=True, timeout=120)
+    root = new_root(roots, tmp_path, snapshotter)
+    loaded = load(root, oci.read_bytes())
+    record = root.images.get("localhost:5000/two:v2")
+    manifest = Manifest.from_json(root.content.read_bytes(record.target.digest))
+    # skopeo re-encodes the config when it converts to OCI, so the ID is its config's digest
+    assert loaded == [Loaded("localhost:5000/two:v2", manifest.config.digest)]
+    config = ImageConfig.from_json(root.content.read_bytes(manifest.config.digest))
+    assert config.diff_ids == tuple(diff_id(b) for b in TWO_IMAGES[1].layers)
+    assert {d.media_type for d in manifest.layers} == {
+        "application/vnd.oci.image.layer.v1.tar+gzip"}
+    other = new_root(roots, tmp_path, snapshotter)
+    load(other, save(root, ["localhost:5000/two:v2"]))
+    assert image_ids(other) == image_ids(root)
