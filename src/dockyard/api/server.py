@@ -170,6 +170,7 @@ class Server:
         except ProtocolError as exc:
             with suppress(ConnectionError):
                 self._refuse(channel, exc)
+                await _linger(channel)
         except (ConnectionError, asyncio.CancelledError):
             pass
         except Exception:
@@ -212,6 +213,8 @@ class Server:
         )
         if keep and not body.finished:
             keep = await _skip_body(body, state)
+        if not body.finished and not state.pending:
+            await _linger(channel)  # the client may still be sending the body we did not read
         return keep
 
     def _head(self, response: Response, framing: list[tuple[str, str]]) -> bytes:
@@ -351,6 +354,17 @@ async def _read_head(channel: Channel) -> RequestHead | None:
     except asyncio.IncompleteReadError:
         return None
     return parse_head(data)
+
+
+async def _linger(channel: Channel, timeout: float = 1.0, limit: int = 8 << 20) -> None:
+    """Half-close, then read and drop what the client still sends for a moment, so closing
+    with unread input does not reset the connection before the client reads our answer."""
+    channel.write_eof()
+    with suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            seen = 0
+            while seen < limit and (data := await channel.read(1 << 16)):
+                seen += len(data)
 
 
 async def _watch(channel: Channel, request: Request) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import socket
 from collections.abc import AsyncIterator
@@ -10,8 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.api.http import Hijack, Request, Response, Upgraded, empty, json_response
+from dockyard.api.http import (
+    Hijack,
+    Request,
+    Response,
+    Upgraded,
+    empty,
+    json_response,
+    run_blocking,
+)
 from dockyard.api.server import bind_unix
+from dockyard.api.wire import chunk
 from dockyard.errors import Conflict
 
 from .conftest import RawClient, serving
@@ -421,3 +431,54 @@ def test_bind_unix_replaces_a_stale_socket_and_refuses_a_live_one(tmp_path: Path
     path.write_text("not a socket")
     with pytest.raises(Conflict, match="is not a socket"):
         bind_unix(path, uid=-1, gid=-1)
+
+
+def test_large_chunked_body_streams_into_a_worker_thread(tmp_path: Path) -> None:
+    payload = bytes(range(256)) * 20_000  # 5 MB: reading pauses and resumes many times
+
+    async def digest(request: Request) -> Response:
+        reader = request.body.sync_reader()
+        result = await run_blocking(lambda: hashlib.sha256(reader.read()).hexdigest())
+        return Response(200, {}, result.encode())
+
+    async def main() -> None:
+        async with serving(digest, tmp_path / "s.sock"):
+            client = await RawClient.open(tmp_path / "s.sock")
+            await client.send(b"POST /images/load HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for start in range(0, len(payload), 32_768):
+                await client.send(chunk(payload[start : start + 32_768]))
+            await client.send(b"0\r\n\r\n")
+            reply = await client.reply()
+            await client.close()
+        assert reply.body == hashlib.sha256(payload).hexdigest().encode()
+
+    run(main())
+
+
+def test_big_heads_are_read_and_too_big_ones_refused(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with serving(echo, tmp_path / "s.sock"):
+            client = await RawClient.open(tmp_path / "s.sock")
+            auth = "a" * 400_000  # above the read buffer's pause mark
+            reply = await client.request("GET", "/big", headers={"X-Registry-Auth": auth})
+            assert reply.status == 200
+            await client.send(b"GET / HTTP/1.1\r\nX: " + b"b" * (1 << 21) + b"\r\n\r\n")
+            assert (await client.reply()).status == 431
+            await client.close()
+
+    run(main())
+
+
+def test_a_big_unread_body_still_lets_the_client_read_the_answer(tmp_path: Path) -> None:
+    async def refuse(request: Request) -> Response:
+        return json_response({"message": "page not found"}, 404)
+
+    async def main() -> None:
+        async with serving(refuse, tmp_path / "s.sock"):
+            client = await RawClient.open(tmp_path / "s.sock")
+            reply = await client.request("POST", "/nosuch", b"z" * (3 << 20))
+            assert reply.status == 404
+            assert await client.at_eof()
+            await client.close()
+
+    run(main())
