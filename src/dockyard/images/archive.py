@@ -165,7 +165,7 @@ def name_of_descriptor(descriptor: Descriptor) -> Reference | None:
             continue
         try:
             ref = parse_reference(text) if text else None
-        except InvalidArgument:
+        except DockyardError:
             ref = None
         if ref is not None and ref.tag is not None:
             return ref
