@@ -10,7 +10,6 @@ flag error but 1 for a wrong argument count (cli/required.go). A table of :class
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Literal
 
 Kind = Literal["bool", "string", "list", "int"]
@@ -29,14 +28,19 @@ class HelpRequested(Exception):
     """``--help`` was given: print the command's help and exit 0."""
 
 
-@dataclass(frozen=True, slots=True)
 class Flag:
-    long: str
-    short: str = ""
-    kind: Kind = "bool"
-    help: str = ""
-    default: bool | str | int | None = None
-    metavar: str = ""  # the value's name in help ("string", "filter", "list")
+    """A flag: long and short names, value kind, help text and default (pflag's Flag)."""
+
+    __slots__ = ("default", "help", "kind", "long", "metavar", "short")
+
+    def __init__(self, long: str, short: str = "", kind: Kind = "bool", help: str = "",  # noqa: PLR0917
+                 default: bool | str | int | None = None, metavar: str = "") -> None:
+        self.long = long
+        self.short = short
+        self.kind = kind
+        self.help = help
+        self.default = default
+        self.metavar = metavar
 
     @property
     def dest(self) -> str:
@@ -52,18 +56,23 @@ class Flag:
         return zero
 
 
-@dataclass(frozen=True, slots=True)
 class Command:
     """One leaf command: its path ("image ls"), usage tail, flags and argument bounds."""
 
-    path: str
-    usage: str
-    short: str
-    flags: tuple[Flag, ...] = ()
-    min_args: int = 0
-    max_args: int | None = None
-    interspersed: bool = True
-    aliases: str = ""
+    __slots__ = ("aliases", "flags", "interspersed", "max_args", "min_args", "path", "short",
+                 "usage")
+
+    def __init__(self, path: str, usage: str, short: str,  # noqa: PLR0917
+                 flags: tuple[Flag, ...] = (), min_args: int = 0, max_args: int | None = None,
+                 interspersed: bool = True, aliases: str = "") -> None:
+        self.path = path
+        self.usage = usage
+        self.short = short
+        self.flags = flags
+        self.min_args = min_args
+        self.max_args = max_args
+        self.interspersed = interspersed
+        self.aliases = aliases
 
     @property
     def command_path(self) -> str:
@@ -82,10 +91,13 @@ class Command:
 HELP = Flag("help", "", help="Print usage")
 
 
-@dataclass(slots=True)
 class Parsed:
-    values: dict[str, object] = field(default_factory=dict)
-    args: list[str] = field(default_factory=list)
+    __slots__ = ("args", "values")
+
+    def __init__(self, values: dict[str, object] | None = None,
+                 args: list[str] | None = None) -> None:
+        self.values = values if values is not None else {}
+        self.args = args if args is not None else []
 
     def flag(self, name: str) -> bool:
         return bool(self.values[name])

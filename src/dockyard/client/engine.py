@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import IO, Any
 
 from dockyard import errors
@@ -109,11 +108,16 @@ def encode_filters(filters: Mapping[str, list[str]]) -> str:
                       separators=(",", ":"))
 
 
-@dataclass(frozen=True, slots=True)
 class Ping:
-    api_version: str  # as the daemon advertised it ("" when it sent none)
-    os_type: str
-    experimental: bool
+    """What /_ping told: the advertised API version ("" if none), OS type, experimental."""
+
+    __slots__ = ("api_version", "experimental", "os_type")
+
+    def __init__(self, api_version: str, os_type: str, experimental: bool) -> None:
+        self.api_version = api_version
+        self.os_type = os_type
+        self.experimental = experimental
+
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

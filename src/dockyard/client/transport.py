@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import socket
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import IO
 
 from dockyard.errors import DataCorrupt, InvalidArgument, Unavailable
@@ -25,14 +24,20 @@ UPLOAD_CHUNK = 64 * 1024
 _MAX_LINE = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True)
 class Address:
-    """Where the daemon listens: a unix socket path, or a TCP host and port."""
+    """Where the daemon listens: a unix socket path, or a TCP host and port.
 
-    url: str  # as the user gave it, normalised ("unix:///run/x.sock", "tcp://h:2375")
-    path: str = ""
-    host: str = ""
-    port: int = 0
+    ``url`` is normalised (``unix:///run/x.sock``, ``tcp://h:2375``).
+    """
+
+    __slots__ = ("host", "path", "port", "url")
+
+    def __init__(self, url: str, path: str = "", host: str = "", port: int = 0) -> None:
+        self.url = url
+        self.path = path
+        self.host = host
+        self.port = port
+
 
     @classmethod
     def parse(cls, text: str) -> Address:
@@ -148,8 +153,12 @@ class Connection:
         try:
             if addr.path:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.settimeout(self.timeout)
-                sock.connect(addr.path)
+                try:
+                    sock.settimeout(self.timeout)
+                    sock.connect(addr.path)
+                except OSError:
+                    sock.close()
+                    raise
             else:
                 sock = socket.create_connection((addr.host, addr.port), timeout=self.timeout)
         except OSError as exc:

@@ -9,8 +9,7 @@ byte offset so errors can say ``line:col`` as Go does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Kind = Literal[
     "text", "open", "close", "field", "var", "ident", "string", "rawstring", "char", "number",
@@ -29,8 +28,7 @@ class TemplateSyntaxError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     kind: Kind
     value: str
     pos: int

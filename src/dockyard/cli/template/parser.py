@@ -6,86 +6,107 @@ at its second part, as Go's parser does), and ``text`` for the ``<...>`` of an e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from dockyard.cli.template.lexer import KEYWORDS, TemplateSyntaxError, Token, lex
 
 
-@dataclass(slots=True)
 class Text:
-    text: str
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
-@dataclass(slots=True)
 class FieldNode:
-    names: tuple[str, ...]
-    pos: int
-    text: str
+    __slots__ = ("names", "pos", "text")
+
+    def __init__(self, names: tuple[str, ...], pos: int, text: str) -> None:
+        self.names = names
+        self.pos = pos
+        self.text = text
 
 
-@dataclass(slots=True)
 class VarNode:
-    name: str  # "$" or "$x"
-    names: tuple[str, ...]
-    pos: int
-    text: str
+    __slots__ = ("name", "names", "pos", "text")
+
+    def __init__(self, name: str, names: tuple[str, ...], pos: int, text: str) -> None:
+        self.name = name
+        self.names = names
+        self.pos = pos
+        self.text = text
 
 
-@dataclass(slots=True)
 class DotNode:
-    pos: int
-    text: str = "."
+    __slots__ = ("pos", "text")
+
+    def __init__(self, pos: int, text: str = ".") -> None:
+        self.pos = pos
+        self.text = text
 
 
-@dataclass(slots=True)
 class IdentNode:
-    name: str
-    pos: int
-    text: str
+    __slots__ = ("name", "pos", "text")
+
+    def __init__(self, name: str, pos: int, text: str) -> None:
+        self.name = name
+        self.pos = pos
+        self.text = text
 
 
-@dataclass(slots=True)
 class LiteralNode:
-    value: object
-    pos: int
-    text: str
+    __slots__ = ("pos", "text", "value")
+
+    def __init__(self, value: object, pos: int, text: str) -> None:
+        self.value = value
+        self.pos = pos
+        self.text = text
 
 
-@dataclass(slots=True)
 class ChainNode:
-    node: PipeNode
-    names: tuple[str, ...]
-    pos: int
-    text: str
+    __slots__ = ("names", "node", "pos", "text")
+
+    def __init__(self, node: PipeNode, names: tuple[str, ...], pos: int, text: str) -> None:
+        self.node = node
+        self.names = names
+        self.pos = pos
+        self.text = text
 
 
-@dataclass(slots=True)
 class CommandNode:
-    args: list[Arg]
-    pos: int
-    text: str
+    __slots__ = ("args", "pos", "text")
+
+    def __init__(self, args: list[Arg], pos: int, text: str) -> None:
+        self.args = args
+        self.pos = pos
+        self.text = text
 
 
-@dataclass(slots=True)
 class PipeNode:
-    decl: list[str]
-    cmds: list[CommandNode]
-    pos: int
-    text: str
+    __slots__ = ("cmds", "decl", "pos", "text")
+
+    def __init__(self, decl: list[str], cmds: list[CommandNode], pos: int, text: str) -> None:
+        self.decl = decl
+        self.cmds = cmds
+        self.pos = pos
+        self.text = text
 
 
-@dataclass(slots=True)
 class ActionNode:
-    pipe: PipeNode
-    pos: int
+    __slots__ = ("pipe", "pos")
+
+    def __init__(self, pipe: PipeNode, pos: int) -> None:
+        self.pipe = pipe
+        self.pos = pos
 
 
-@dataclass(slots=True)
 class BranchNode:
-    kind: str  # "if", "range", "with"
-    pipe: PipeNode
-    body: list[Node]
-    orelse: list[Node] = field(default_factory=list)
+    __slots__ = ("body", "kind", "orelse", "pipe")
+
+    def __init__(self, kind: str, pipe: PipeNode, body: list[Node],
+                 orelse: list[Node] | None = None) -> None:
+        self.kind = kind
+        self.pipe = pipe
+        self.body = body
+        self.orelse = orelse if orelse is not None else []
 
 
 Arg = FieldNode | VarNode | DotNode | IdentNode | LiteralNode | ChainNode | PipeNode
