@@ -193,6 +193,11 @@ def server_info_lines(info: dict[str, Any]) -> list[str]:
     _line(out, " ID:", info.get("ID"), True)
     _line(out, " Docker Root Dir:", info.get("DockerRootDir", ""))
     _line(out, " Debug Mode:", bool(info.get("Debug")))
+    if info.get("Debug"):
+        for label, key in (("  File Descriptors:", "NFd"), ("  Goroutines:", "NGoroutines"),
+                           ("  System Time:", "SystemTime"),
+                           ("  EventsListeners:", "NEventsListener")):
+            _line(out, label, info.get(key, 0))
     for label, key in ((" HTTP Proxy:", "HttpProxy"), (" HTTPS Proxy:", "HttpsProxy"),
                        (" No Proxy:", "NoProxy")):
         _line(out, label, info.get(key), True)
