@@ -183,6 +183,12 @@ def server_info_lines(info: dict[str, Any]) -> list[str]:
         if info.get("SecurityOptions"):
             out.append(" Security Options:\n")
             out += _security_options(info["SecurityOptions"])
+    return out + _host_lines(info)
+
+
+def _host_lines(info: dict[str, Any]) -> list[str]:
+    """The second half of prettyPrintServerInfo: kernel, OS, resources, registries."""
+    out: list[str] = []
     for label, key in ((" Kernel Version:", "KernelVersion"),
                        (" Operating System:", "OperatingSystem"), (" OSType:", "OSType"),
                        (" Architecture:", "Architecture")):
