@@ -10,8 +10,6 @@ over a *block* of consecutive lines that have that column; a line with no tab en
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 
 def display_width(text: str) -> int:
     """Terminal cells of ``text``: 2 for wide and fullwidth runes, 0 for combining marks."""
@@ -27,11 +25,13 @@ def display_width(text: str) -> int:
     return width
 
 
-@dataclass(slots=True)
 class _Cell:
-    text: str
-    width: int
-    htab: bool
+    __slots__ = ("htab", "text", "width")
+
+    def __init__(self, text: str, width: int, htab: bool) -> None:
+        self.text = text
+        self.width = width
+        self.htab = htab
 
 
 class TabWriter:

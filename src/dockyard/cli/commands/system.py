@@ -7,6 +7,7 @@ prints the server half in prettyPrintServerInfo's order. ``system df`` is format
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -56,9 +57,7 @@ SYSTEM_INFO = Command("system info", "[OPTIONS]", "Display system-wide informati
 
 
 def _arch() -> str:
-    import platform
-
-    machine = platform.machine()
+    machine = os.uname().machine
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(
         machine, machine)
 
