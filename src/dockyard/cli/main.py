@@ -113,7 +113,7 @@ def _resolve(words: list[str]) -> tuple[str, list[str]]:
     if first in GROUPS:
         rest = words[1:]
         if not rest or rest[0] in ("--help", "-h"):
-            raise _GroupHelp(group_help(first), 0)
+            raise _GroupHelp(group_help(first), 0, to_err=not rest)
         path = f"{first} {rest[0]}"
         if path not in COMMANDS:
             raise UsageError(f"dockyard: unknown command: dockyard {path}\n\nUsage:  dockyard "
@@ -126,9 +126,10 @@ def _resolve(words: list[str]) -> tuple[str, list[str]]:
 
 
 class _GroupHelp(Exception):
-    def __init__(self, text: str, code: int) -> None:
+    def __init__(self, text: str, code: int, to_err: bool) -> None:
         super().__init__(text)
         self.code = code
+        self.to_err = to_err  # a bare group name prints its help on stderr, as cobra does
 
 
 def _host(parsed: Parsed, environ: dict[str, str]) -> str:
@@ -172,7 +173,7 @@ def run(argv: Sequence[str], session: Session | None = None,
         out.write(top_help() if not top_args(argv) else _command_help(argv))
         return 0
     except _GroupHelp as exc:
-        out.write(str(exc))
+        (err if exc.to_err else out).write(str(exc))
         return exc.code
     except UsageError as exc:
         err.write(f"{exc}\n")

@@ -168,8 +168,8 @@ def test_usage_errors_and_unknown_commands() -> None:
     assert (code, err.splitlines()[0]) == (125, "unknown flag: --nope")
     assert cli(None, "nosuch") == (1, "", "dockyard: unknown command: dockyard nosuch\n\n"
                                           "Run 'dockyard --help' for more information\n")
-    code, out, _ = cli(None, "image")
-    assert code == 0 and out.startswith("Usage:  dockyard image COMMAND\n")
+    code, _, err = cli(None, "image")
+    assert code == 0 and err.startswith("Usage:  dockyard image COMMAND\n")
     code, out, _ = cli(None, "images", "--help")
     assert code == 0 and out.startswith("Usage:  dockyard images [OPTIONS] [REPOSITORY[:TAG]]")
 

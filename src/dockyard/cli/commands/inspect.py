@@ -41,15 +41,16 @@ def typed(value: Any, key: str = "") -> Any:
     return value
 
 
-def _render(fmt: str, raws: list[str]) -> str:
+def _render(fmt: str, raws: list[str], failures: list[str]) -> str:
+    """The output for the objects found; template errors are added to ``failures``."""
     from dockyard.cli.jsonfmt import indent
 
     if not fmt:
         return indent("[" + ",".join(raws) + "]") + "\n" if raws else "[]\n"
     if fmt == "json":
-        return "[" + ",".join(json.dumps(json.loads(r), separators=(",", ":"),
-                                         ensure_ascii=False) for r in raws) + "]\n" \
-            if raws else "[]\n"
+        compact = (json.dumps(json.loads(r), separators=(",", ":"), ensure_ascii=False)
+                   for r in raws)
+        return "[" + ",".join(compact) + "]\n" if raws else "[]\n"
     from dockyard.cli.template import Template, TemplateError
 
     try:
@@ -61,7 +62,7 @@ def _render(fmt: str, raws: list[str]) -> str:
         try:
             out.append(tmpl.execute(typed(json.loads(raw)), missing_error=True) + "\n")
         except TemplateError as exc:
-            raise StatusError(f"template parsing error: {exc}") from exc
+            failures.append(f"template parsing error: {exc}")
     return "".join(out) or "\n"
 
 
@@ -81,12 +82,7 @@ def run_inspect(session: Session, command: Command, parsed: Parsed) -> int:
                 failures.append(f"Error: No such object: {name}")
             else:
                 failures.append(f"Error response from daemon: {exc}")
-    try:
-        session.out.write(_render(parsed.string("format"), raws))
-    except StatusError as exc:
-        failures.append(str(exc))
-        if exc.exit_code != 1:
-            raise
+    session.out.write(_render(parsed.string("format"), raws, failures))
     if failures:
         raise StatusError("\n".join(failures))
     return 0
