@@ -162,8 +162,15 @@ def run_images(session: Session, command: Command, parsed: Parsed) -> int:
     rows = image_rows(images, not parsed.flag("no_trunc"), digest,
                       digest or "{{.Digest}}" in fmt, session.now())
     session.out.write(formatter.render(fmt, rows, IMAGE_HEADER))
+    if parsed.args and not images and command is IMAGES and parsed.args[0] in _SUBCOMMANDS:
+        session.out.flush()
+        session.err.write(f'\nNo images found matching "{parsed.args[0]}": did you mean '
+                          f'"dockyard image {parsed.args[0]}"?\n')
     return 0
 
+
+_SUBCOMMANDS = frozenset({"build", "history", "import", "inspect", "list", "load", "ls", "prune",
+                          "pull", "push", "rm", "save", "tag"})
 
 HISTORY = Command("history", "[OPTIONS] IMAGE", "Show the history of an image", (
     FORMAT, Flag("human", "H", help="Print sizes and dates in human readable format", default=True),
