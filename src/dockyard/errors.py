@@ -11,7 +11,9 @@ is caught with ``raise SomeError(...) from exc``.
 
 from __future__ import annotations
 
-from typing import ClassVar
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the CLI imports this module: keep typing's import cost off its start
+    from typing import ClassVar
 
 
 class DockyardError(Exception):
