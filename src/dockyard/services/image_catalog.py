@@ -190,10 +190,10 @@ class Catalog:
     def retain(self, targets: Iterable[Digest]) -> None:
         """Forget the facts of targets no record points at any more."""
         keep = set(targets)
-        for digest in [d for d in self._facts if d not in keep]:
+        for digest in [d for d in list(self._facts) if d not in keep]:
             self._facts.pop(digest, None)
         names = {r.name for r in self.store.records()}
-        for name in [n for n in self._references if n not in names]:
+        for name in [n for n in list(self._references) if n not in names]:
             self._references.pop(name, None)
 
     def _load(self, target: Target) -> ImageFacts:

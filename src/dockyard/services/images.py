@@ -11,8 +11,9 @@ dockerd keeps such an image listed as ``<none>:<none>``. Deleting an image drops
 then collects garbage, which removes its blobs and unpacked layers unless others share them.
 
 Methods block (they read and write the data root): the API calls them through ``run_blocking``.
-Changes to records are serialised by one lock; garbage collection waits until no import is
-streaming, because an import writes content before its record exists.
+Changes to records are serialised by one lock. Garbage collection waits until no writer is
+running (an import here; loads, pulls and builds register through :meth:`ImageService.writing`),
+because a writer stores content before the record that names it exists.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class ImageService:
         self.containers = containers
         self._gc_roots = gc_roots
         self._lock = threading.RLock()
-        self._imports = 0
+        self._writers = 0
         self._gc_wanted = False
         self._graph: dict[Digest, dict[str, Any]] = {}
 
@@ -106,7 +107,8 @@ class ImageService:
     def list_images(
         self, *, all_images: bool = False, filters: Mapping[str, Sequence[str]] | None = None
     ) -> list[dict[str, Any]]:
-        """``GET /images/json``: one item per image, newest first."""
+        """``GET /images/json``: one item per image, newest first. ``all_images`` changes nothing:
+        dockyard keeps no intermediate (parent) images to hide."""
         filters = filters or {}
         check_keys(filters, LIST_FILTERS)
         dangling = dangling_only(filters, prune=False)
@@ -297,7 +299,7 @@ class ImageService:
             wanted = Platform.parse(platform)
             if wanted.os != "linux":
                 raise Unsupported(f"import for operating system {wanted.os!r} is not supported")
-        with self._importing():
+        with self.writing():
             before = self.catalog.images() if name else {}
             result = self.root.importer.import_rootfs(
                 stream, name, config=config, comment=message or IMPORT_COMMENT, platform=host
@@ -316,15 +318,17 @@ class ImageService:
     # -- garbage ----------------------------------------------------------------------------
 
     @contextmanager
-    def _importing(self) -> Iterator[None]:
+    def writing(self) -> Iterator[None]:
+        """Hold off garbage collection while content is written before its record exists
+        (import here; load, pull and build should use it too)."""
         with self._lock:
-            self._imports += 1
+            self._writers += 1
         try:
             yield
         finally:
             with self._lock:
-                self._imports -= 1
-                run = self._imports == 0 and self._gc_wanted
+                self._writers -= 1
+                run = self._writers == 0 and self._gc_wanted
             if run:
                 self.gc()
 
@@ -335,13 +339,13 @@ class ImageService:
     def gc(self) -> Report | None:
         """Collect garbage now, or after the last running import (None then)."""
         with self._lock:
-            if self._imports:
+            if self._writers:
                 self._gc_wanted = True
                 return None
             self._gc_wanted = False
             report = self.root.gc(self.gc_roots())
             self.catalog.retain(r.target.digest for r in self.root.images.records())
             live = set(self.catalog.images())
-            for image_id in [i for i in self._graph if i not in live]:
+            for image_id in [i for i in list(self._graph) if i not in live]:
                 self._graph.pop(image_id, None)
             return report
