@@ -202,3 +202,14 @@ def test_listing_200_images_is_fast(service: ImageService, data_root: DataRoot) 
         service.list_images()
     elapsed = (time.perf_counter() - started) / 10
     assert elapsed < 0.02, f"listing 200 images took {elapsed * 1000:.1f} ms"
+
+
+def test_layer_sizes_are_kept_on_the_blob(service: ImageService, data_root: DataRoot) -> None:
+    import_tar(service, {"a": b"x" * 7, "b": b"y" * 5}, "docker.io/library/sized")
+    facts = service.get("sized").facts
+    blob = facts.layers[0].blob
+    assert blob is not None
+    assert data_root.content.info(blob).labels == {"dockyard/diff-size": "12"}
+    data_root.content.update_labels(blob, {"dockyard/diff-size": "99"})
+    fresh = ImageService(data_root)  # a restarted daemon reads the label, not the tar
+    assert fresh.list_images()[0]["Size"] == 99
