@@ -14,10 +14,12 @@ from contextlib import suppress
 from pathlib import Path
 
 import dockyard
+from dockyard.api.handlers import images as image_handlers
 from dockyard.api.handlers import system as system_handlers
 from dockyard.api.router import Route, Router
 from dockyard.daemon.config import Config
 from dockyard.services import Services
+from dockyard.services.images import ImageService
 from dockyard.services.system import Build, Settings, SystemService
 from dockyard.store import DataRoot
 
@@ -32,12 +34,14 @@ def build_services(config: Config, root: DataRoot) -> Services:
         driver=root.snapshotter_name,
         debug=config.debug,
     )
-    return Services(system=SystemService(build_facts(), settings))
+    images = ImageService(root)
+    return Services(system=SystemService(build_facts(), settings, images), images=images)
 
 
 def build_router(services: Services) -> Router:
     routes: list[Route] = []
     routes += system_handlers.routes(services)
+    routes += image_handlers.routes(services)
     return Router(routes)
 
 

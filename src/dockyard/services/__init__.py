@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported for annotations only: the package imports no service eagerly
+    from dockyard.services.images import ImageService
     from dockyard.services.system import SystemService
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
     system: SystemService
+    images: ImageService

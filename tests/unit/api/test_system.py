@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,6 @@ import pytest
 from dockyard.api.handlers import system as handlers
 from dockyard.api.http import Request
 from dockyard.api.router import Router
-from dockyard.services import Services
 from dockyard.services.system import (
     Build,
     Host,
@@ -123,8 +123,13 @@ def test_backing_filesystem_takes_the_deepest_mount(tmp_path: Path) -> None:
     assert backing_filesystem(Path("/srv"), mountinfo) == "extfs"
 
 
+@dataclass(frozen=True)
+class SystemOnly:
+    system: SystemService
+
+
 def dispatch(tmp_path: Path, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
-    router = Router(handlers.routes(Services(system=service(tmp_path, FakeImages()))))
+    router = Router(handlers.routes(SystemOnly(service(tmp_path, FakeImages()))))
     response = asyncio.run(router.dispatch(Request(method, path)))
     assert isinstance(response.body, bytes)
     return response.status, response.headers, response.body

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -65,6 +66,8 @@ def test_pidfile_of_a_live_dockyardd_refuses(tmp_path: Path) -> None:
     # a process whose command line names dockyardd
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "dockyardd"])
     try:
+        while b"dockyardd" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+            time.sleep(0.001)  # right after exec the command line reads empty for a moment
         path = tmp_path / "d.pid"
         path.write_text(str(proc.pid))
         with pytest.raises(Conflict, match="pid file found, ensure dockyardd is not running"):

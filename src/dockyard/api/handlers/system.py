@@ -3,10 +3,12 @@ falls back to."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from dockyard.api.http import Request, Response, json_response, run_blocking
 from dockyard.api.router import Route
 from dockyard.errors import NotFound
-from dockyard.services import Services
+from dockyard.services.system import SystemService
 
 _PING_HEADERS = {
     "Cache-Control": "no-cache, no-store, must-revalidate",
@@ -15,7 +17,14 @@ _PING_HEADERS = {
 }
 
 
-def routes(services: Services) -> list[Route]:
+class HasSystem(Protocol):
+    """The part of ``dockyard.services.Services`` these routes use."""
+
+    @property
+    def system(self) -> SystemService: ...
+
+
+def routes(services: HasSystem) -> list[Route]:
     system = services.system
 
     async def ping(request: Request) -> Response:
