@@ -63,29 +63,28 @@ class BuildArgs:
     options: Mapping[str, str] = field(default_factory=dict)
     meta: Mapping[str, str | None] = field(default_factory=dict)
     declared: Mapping[str, str | None] = field(default_factory=dict)
-    escape: str = "\\"
     filename: str = "Dockerfile"
 
     @classmethod
     def start(cls, options: Mapping[str, str], meta_args: Iterable[Arg],
-              automatic: Mapping[str, str] | None = None, *, escape: str = "\\",
+              automatic: Mapping[str, str] | None = None, *,
               filename: str = "Dockerfile") -> BuildArgs:
         """The global scope: ``automatic`` args (platform args), then the meta ARGs in order,
         each default expanded with the global args before it."""
-        scope = cls(dict(options), dict(automatic or {}), {}, escape, filename)
+        scope = cls(dict(options), dict(automatic or {}), {}, filename)
         for arg in meta_args:
             env = scope.global_env()
             meta = dict(scope.meta)
             for decl in arg.args:
                 meta[decl.name] = scope._resolve_default(decl.name, decl.default, env, arg)
-            scope = cls(scope.options, meta, {}, escape, filename)
+            scope = cls(scope.options, meta, {}, filename)
         return scope
 
     def _resolve_default(self, name: str, default: str | None, env: Mapping[str, str],
                          arg: Arg) -> str | None:
         if default is None or name in self.options:
             return default
-        expander = Expander(env, escape=self.escape, filename=self.filename)
+        expander = Expander(env, escape=arg.escape, filename=self.filename)
         try:
             return expander.expand_word(default)
         except InvalidArgument as exc:
@@ -100,7 +99,7 @@ class BuildArgs:
 
     def stage(self) -> BuildArgs:
         """The scope at the start of a stage: no ARG declared yet."""
-        return BuildArgs(self.options, self.meta, {}, self.escape, self.filename)
+        return BuildArgs(self.options, self.meta, {}, self.filename)
 
     def declare(self, arg: Arg, env: Mapping[str, str]) -> BuildArgs:
         """The scope after an ARG line; ``env`` is what the line expands with
@@ -109,7 +108,7 @@ class BuildArgs:
         declared = dict(self.declared)
         for decl in arg.args:
             declared[decl.name] = self._resolve_default(decl.name, decl.default, env, arg)
-        return BuildArgs(self.options, self.meta, declared, self.escape, self.filename)
+        return BuildArgs(self.options, self.meta, declared, self.filename)
 
     def _global_value(self, name: str) -> str | None:
         return self.options[name] if name in self.options else self.meta.get(name)

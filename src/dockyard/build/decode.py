@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from dockyard.build.chars import trim_space
@@ -67,8 +68,9 @@ _HEALTH_FLAGS: dict[str, FlagKind] = {"interval": "string", "timeout": "string",
                                       "retries": "string"}
 
 
-def parse_instruction(node: Node) -> Instruction:
-    """The typed instruction of a node; raises InvalidArgument saying what was expected."""
+def parse_instruction(node: Node, escape: str = "\\") -> Instruction:
+    """The typed instruction of a node of a Dockerfile with this escape token; raises
+    InvalidArgument saying what was expected."""
     handler = _HANDLERS.get(node.name)
     if handler is None:
         if not node.keyword:
@@ -76,7 +78,8 @@ def parse_instruction(node: Node) -> Instruction:
                                   "(an escape token alone on a line?)")
         raise InvalidArgument(did_you_mean(f"unknown instruction: {node.keyword}", node.keyword,
                                            KEYWORDS, case_sensitive=False))
-    return handler(node)
+    instruction = handler(node)
+    return instruction if escape == "\\" else replace(instruction, escape=escape)
 
 
 def _where(node: Node) -> dict[str, Any]:
@@ -214,6 +217,7 @@ def _onbuild(node: Node) -> Onbuild:
     for heredoc in node.heredocs:
         expression += "\n" + heredoc.content + heredoc.name
     try:
+        # The trigger runs in a later build, which parses it with the default escape.
         instruction: Instruction | None = parse_instruction(child)
     except InvalidArgument:
         instruction = None  # dockerd stores it and fails when the trigger runs

@@ -67,7 +67,7 @@ def parse_dockerfile(text: str, filename: str = "Dockerfile") -> Dockerfile:
     stages: list[Stage] = []
     current: list[Instruction] = []
     for node in result.nodes:
-        instruction = _instruction(node, filename)
+        instruction = _instruction(node, filename, result.escape)
         if isinstance(instruction, From):
             _check_name(stages, instruction, filename)
             if stages:
@@ -90,9 +90,9 @@ def parse_dockerfile(text: str, filename: str = "Dockerfile") -> Dockerfile:
                       result.warnings)
 
 
-def _instruction(node: Node, filename: str) -> Instruction:
+def _instruction(node: Node, filename: str, escape: str) -> Instruction:
     try:
-        return parse_instruction(node)
+        return parse_instruction(node, escape)
     except InvalidArgument as exc:
         raise DockerfileError(filename, node.start_line, str(exc), node.end_line) from None
 

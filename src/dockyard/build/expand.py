@@ -74,7 +74,8 @@ class Expander:
 
     ``env`` is what the step sees: the image config's ENV, plus the build args in scope that
     ENV does not override (see `dockyard.build.buildargs.BuildArgs.environment`). ``escape``
-    is the Dockerfile's escape token; ``filename`` names the file in errors.
+    is the escape token for words; an instruction is expanded with its own (its Dockerfile's).
+    ``filename`` names the file in errors.
     """
 
     def __init__(self, env: Mapping[str, str], *, escape: str = "\\",
@@ -85,6 +86,13 @@ class Expander:
         self._raw = ShellLexer(skip_process_quotes=True)
         self.used: set[str] = set()
         """Names looked up, found or not: what the expanded text depends on."""
+
+    def _with_escape(self, escape: str) -> Expander:
+        if escape == self._lexer.escape:
+            return self
+        other = Expander(self.env, escape=escape, filename=self.filename)
+        other.used = self.used
+        return other
 
     def expand_word(self, word: str) -> str:
         """One word, quotes and escapes removed, whitespace kept (raises ExpansionError)."""
@@ -114,16 +122,16 @@ class Expander:
         if rule is None:
             return instruction
         try:
-            return rule(self, instruction)
+            return rule(self._with_escape(instruction.escape), instruction)
         except InvalidArgument as exc:
             raise DockerfileError(self.filename, instruction.line, str(exc),
                                   instruction.end_line) from None
 
 
-def expand(instruction: Instruction, env: Mapping[str, str], *, escape: str = "\\",
+def expand(instruction: Instruction, env: Mapping[str, str], *,
            filename: str = "Dockerfile") -> Instruction:
     """`Expander.expand` for one instruction."""
-    return Expander(env, escape=escape, filename=filename).expand(instruction)
+    return Expander(env, filename=filename).expand(instruction)
 
 
 def _pairs(ex: Expander, pairs: tuple[KeyValue, ...]) -> tuple[KeyValue, ...]:

@@ -5,8 +5,9 @@ holds ``$SRC``. `dockyard.build.expand` turns an instruction into the one the bu
 with variables replaced and quotes removed, as dockerd does at each step; every instruction,
 even without a ``$``, must go through it before use.
 
-Every instruction knows its ``line`` and ``end_line`` (heredoc bodies included) and its
-``original`` text, the joined logical line.
+Every instruction knows its ``line`` and ``end_line`` (heredoc bodies included), its
+``original`` text (the joined logical line) and the ``escape`` token of its Dockerfile, which
+its expansion uses.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Located:
     line: int = 0
     end_line: int = 0
     original: str = ""
+    escape: str = "\\"
 
 
 @dataclass(frozen=True, slots=True)
