@@ -169,3 +169,16 @@ def test_sigint_stops_too(tmp_path: Path) -> None:
         assert started.process.wait(15) == 0
     finally:
         stop(started.process)
+
+
+def test_info_and_df_count_an_imported_image(cli: Cli, tmp_path: Path) -> None:
+    rootfs = tmp_path / "rootfs"
+    rootfs.mkdir()
+    (rootfs / "hello").write_text("hi\n")
+    tar = subprocess.run(["tar", "-C", str(rootfs), "-cf", "-", "."], capture_output=True,
+                         check=True).stdout
+    code, out, err = cli("import", "-", "tiny:1", stdin=tar)  # a chunked body from the CLI
+    assert code == 0, err
+    assert cli("info", "--format", "{{.Images}}")[1] == "1\n"
+    code, out, _ = cli("system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Size}}")
+    assert (code, out.splitlines()[0]) == (0, "Images 1 3B")
