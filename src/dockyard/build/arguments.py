@@ -101,45 +101,31 @@ def parse_words(rest: str, escape: str) -> list[str]:
     """Words split at unquoted blanks; quotes and escape tokens stay in the words."""
     words: list[str] = []
     out: list[str] = []
-    in_word = False
+    in_word = quoted = False
     quote = ""
-    blank_ok = False
     pos = 0
-    size = len(rest)
-    while pos < size:
+    while pos < len(rest):
         ch = rest[pos]
         pos += 1
-        if not in_word and not quote:
-            if is_space(ch):
-                continue
-            in_word = True
-        if quote:
-            if ch == quote:
-                quote = ""
-            elif ch == escape and quote != "'":
-                if pos == size:
-                    quote = ""
-                    continue
-                out.append(ch)
-                ch = rest[pos]
-                pos += 1
-            out.append(ch)
-            continue
-        if is_space(ch):
-            if blank_ok or out:
+        if not quote and is_space(ch):
+            if in_word and (quoted or out):
                 words.append("".join(out))
-            out, in_word, blank_ok = [], False, False
+            out, in_word, quoted = [], False, False
             continue
-        if ch in "'\"":
-            quote, blank_ok = ch, True
-        elif ch == escape:
-            if pos == size:
+        in_word = True
+        if quote and ch == quote:
+            quote = ""
+        elif not quote and ch in "'\"":
+            quote, quoted = ch, True
+        elif ch == escape and quote != "'":
+            if pos == len(rest):
+                quote = ""  # an escape token at the very end is dropped
                 continue
             out.append(ch)
             ch = rest[pos]
             pos += 1
         out.append(ch)
-    if (in_word or quote) and (blank_ok or out):
+    if in_word and (quoted or out):
         words.append("".join(out))
     return words
 

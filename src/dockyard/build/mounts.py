@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any, cast
 
 from dockyard.build.suggest import did_you_mean
 from dockyard.errors import InvalidArgument
@@ -158,47 +159,36 @@ def _deferred(mount: Mount, key: str, value: str) -> Mount:
     return mount
 
 
+_TEXT_FIELDS = {"from": "from_", "source": "source", "src": "source", "target": "target",
+                "dst": "target", "destination": "target", "id": "id", "env": "env"}
+
+
 def _option(mount: Mount, key: str, value: str, item: str) -> Mount:
+    if key in _TEXT_FIELDS:
+        return replace(mount, **cast(dict[str, Any], {_TEXT_FIELDS[key]: value}))
+    if key in ("readonly", "ro", "readwrite", "rw"):
+        return replace(mount, readonly=_bool(key, value) == (key in ("readonly", "ro")))
     if key == "type":
         kind = value.lower()
         if kind not in MOUNT_TYPES:
             raise InvalidArgument(did_you_mean(f'unsupported mount type "{value}"', value,
                                                MOUNT_TYPES))
         return replace(mount, type=kind)
-    if key == "from":
-        return replace(mount, from_=value)
-    if key in ("source", "src"):
-        return replace(mount, source=value)
-    if key in ("target", "dst", "destination"):
-        return replace(mount, target=value)
-    if key in ("readonly", "ro"):
-        return replace(mount, readonly=_bool(key, value))
-    if key in ("readwrite", "rw"):
-        return replace(mount, readonly=not _bool(key, value))
-    if key == "required":
-        if mount.type not in ("secret", "ssh"):
-            raise InvalidArgument(f"unexpected key '{key}' for mount type '{mount.type}'")
-        return replace(mount, required=_bool(key, value))
-    if key == "size":
-        if mount.type != "tmpfs":
-            raise InvalidArgument(f"unexpected key '{key}' for mount type '{mount.type}'")
-        return replace(mount, size=ram_in_bytes(value, key))
-    if key == "id":
-        return replace(mount, id=value)
     if key == "sharing":
         sharing = value.lower()
         if sharing not in SHARING_MODES:
             raise InvalidArgument(did_you_mean(f'unsupported sharing value "{value}"', value,
                                                SHARING_MODES))
         return replace(mount, sharing=sharing)
-    if key == "mode":
-        return replace(mount, mode=_uint32(value, 8, "mode"))
-    if key == "uid":
-        return replace(mount, uid=_uint32(value, 10, "uid"))
-    if key == "gid":
-        return replace(mount, gid=_uint32(value, 10, "gid"))
-    if key == "env":
-        return replace(mount, env=value)
+    if key == "required" and mount.type in ("secret", "ssh"):
+        return replace(mount, required=_bool(key, value))
+    if key == "size" and mount.type == "tmpfs":
+        return replace(mount, size=ram_in_bytes(value, key))
+    if key in ("required", "size"):
+        raise InvalidArgument(f"unexpected key '{key}' for mount type '{mount.type}'")
+    if key in ("mode", "uid", "gid"):
+        number = _uint32(value, 8 if key == "mode" else 10, key)
+        return replace(mount, **cast(dict[str, Any], {key: number}))
     raise InvalidArgument(did_you_mean(f"unexpected key '{key}' in '{item}'", key, _KEYS))
 
 
