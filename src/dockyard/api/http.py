@@ -13,6 +13,7 @@ no, none in any case and true otherwise; ``filters`` is JSON in the map form
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -318,3 +319,76 @@ def error_response(exc: DockyardError) -> Response:
 async def run_blocking(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run blocking code in a worker thread (with the caller's contextvars)."""
     return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+class _QueueWriter(io.RawIOBase):
+    """A blocking file object for a worker thread whose writes become an async stream's chunks.
+
+    Writes are gathered into chunks of at least ``CHUNK`` bytes; each chunk waits for room in a
+    small queue, so a slow client slows the writer (backpressure) instead of filling memory.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | None]) -> None:
+        self._loop = loop
+        self._queue = queue
+        self._pending = bytearray()
+        self.cancelled = threading.Event()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self.cancelled.is_set():
+            raise BrokenPipeError("the client went away")
+        view = memoryview(data)
+        self._pending += view
+        if len(self._pending) >= CHUNK:
+            self._push(bytes(self._pending))
+            self._pending.clear()
+        return len(view)
+
+    def finish(self) -> None:
+        if self._pending:
+            self._push(bytes(self._pending))
+            self._pending.clear()
+
+    def _push(self, chunk: bytes | None) -> None:
+        future = asyncio.run_coroutine_threadsafe(self._queue.put(chunk), self._loop)
+        while True:
+            try:
+                future.result(timeout=0.5)
+                return
+            except TimeoutError:
+                if self.cancelled.is_set():
+                    future.cancel()
+                    raise BrokenPipeError("the client went away") from None
+
+
+async def stream_blocking(write: Callable[[BinaryIO], None]) -> AsyncIterator[bytes]:
+    """Run ``write(out)`` in a worker thread and yield what it writes, chunk by chunk.
+
+    An error in ``write`` is raised from the iterator (after the chunks before it); closing the
+    iterator early (the client went away) makes the writer's next write fail.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
+    writer = _QueueWriter(loop, queue)
+
+    def produce() -> None:
+        try:
+            write(writer)  # type: ignore[arg-type]  # a RawIOBase is the BinaryIO it needs
+            writer.finish()
+        finally:
+            if not writer.cancelled.is_set():
+                asyncio.run_coroutine_threadsafe(queue.put(None), loop)
+
+    task = asyncio.ensure_future(asyncio.to_thread(produce))
+    try:
+        while (chunk := await queue.get()) is not None:
+            yield chunk
+        await task
+    finally:
+        writer.cancelled.set()
+        if not task.done():
+            with contextlib.suppress(BaseException):
+                await task

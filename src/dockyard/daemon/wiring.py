@@ -14,11 +14,13 @@ from contextlib import suppress
 from pathlib import Path
 
 import dockyard
+from dockyard.api.handlers import image_archive as image_archive_handlers
 from dockyard.api.handlers import images as image_handlers
 from dockyard.api.handlers import system as system_handlers
 from dockyard.api.router import Route, Router
 from dockyard.daemon.config import Config
 from dockyard.services import Services
+from dockyard.services.image_archive import ImageArchiveService
 from dockyard.services.images import ImageService
 from dockyard.services.system import Build, Settings, SystemService
 from dockyard.store import DataRoot
@@ -35,13 +37,18 @@ def build_services(config: Config, root: DataRoot) -> Services:
         debug=config.debug,
     )
     images = ImageService(root)
-    return Services(system=SystemService(build_facts(), settings, images), images=images)
+    return Services(
+        system=SystemService(build_facts(), settings, images),
+        images=images,
+        image_archives=ImageArchiveService(root, images),
+    )
 
 
 def build_router(services: Services) -> Router:
     routes: list[Route] = []
     routes += system_handlers.routes(services)
     routes += image_handlers.routes(services)
+    routes += image_archive_handlers.routes(services)
     return Router(routes)
 
 

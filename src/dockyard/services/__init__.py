@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported for annotations only: the package imports no service eagerly
+    from dockyard.services.image_archive import ImageArchiveService
     from dockyard.services.images import ImageService
     from dockyard.services.system import SystemService
 
@@ -18,3 +19,4 @@ if TYPE_CHECKING:  # imported for annotations only: the package imports no servi
 class Services:
     system: SystemService
     images: ImageService
+    image_archives: ImageArchiveService
