@@ -117,29 +117,32 @@ def tree(root: Path, *, mtimes: bool = True, dir_mtimes: bool = True,
 
 @dataclass
 class Scene:
-    """A target directory with a sentinel directory beside it, inside one temporary dir."""
+    """A target directory with a sentinel directory beside it, two levels inside ``guard``."""
 
-    base: Path
+    guard: Path
     target: Path
     outside: Path
     before: list[Row]
 
     def assert_outside_unchanged(self) -> None:
-        """Nothing beside the target was created, changed or removed."""
-        rows = [r for r in tree(self.base) if not _under(r.path, "target")]
-        assert rows == self.before
-        assert sorted(os.listdir(self.base)) == ["outside", "target"]
+        """Nothing beside the target (or above it, up to ``guard``) changed."""
+        assert self._outside() == self.before
+        assert sorted(os.listdir(self.target.parent)) == ["outside", "target"]
+
+    def _outside(self) -> list[Row]:
+        top = os.path.relpath(self.target, self.guard)
+        return [r for r in tree(self.guard) if not _under(r.path, top)]
 
 
 def _under(path: str, top: str) -> bool:
     return path == top or path.startswith(top + "/")
 
 
-@pytest.fixture
-def scene(tmp_path: Path) -> Scene:
-    target = tmp_path / "target"
-    outside = tmp_path / "outside"
-    target.mkdir()
+def make_scene(guard: Path) -> Scene:
+    """guard/g/target beside guard/g/outside/{secret, dir/keep}."""
+    target = guard / "g" / "target"
+    outside = guard / "g" / "outside"
+    target.mkdir(parents=True)
     outside.mkdir()
     (outside / "secret").write_bytes(b"do not touch")
     (outside / "secret").chmod(0o600)
@@ -147,8 +150,14 @@ def scene(tmp_path: Path) -> Scene:
     (outside / "dir" / "keep").write_bytes(b"keep me")
     os.utime(outside / "secret", (1, 1))
     os.utime(outside / "dir", (2, 2))
-    before = [r for r in tree(tmp_path) if not _under(r.path, "target")]
-    return Scene(tmp_path, target, outside, before)
+    scene = Scene(guard, target, outside, [])
+    scene.before = scene._outside()
+    return scene
+
+
+@pytest.fixture
+def scene(tmp_path: Path) -> Scene:
+    return make_scene(tmp_path)
 
 
 @pytest.fixture
