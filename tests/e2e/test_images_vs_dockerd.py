@@ -302,7 +302,8 @@ def test_prune_prints_what_dockerd_prints(daemon: Daemon, tmp_path: Path) -> Non
     layer = json.loads(docker(daemon, "image", "inspect", image)[1])[0]["RootFS"]["Layers"][0]
     assert docker(daemon, "image", "prune", "-f") == (
         0,
-        f"Deleted Images:\ndeleted: {image}\ndeleted: {layer}\n\nTotal reclaimed space: 1.98MB\n",
+        # the CLI prints SpaceReclaimed with four significant digits (units.HumanSize)
+        f"Deleted Images:\ndeleted: {image}\ndeleted: {layer}\n\nTotal reclaimed space: 1.982MB\n",
         "",
     )
     assert docker(daemon, "images", "-q") == (0, "", "")
