@@ -74,6 +74,12 @@ class Syscalls(Protocol):
 
     def sethostname(self, name: str) -> None: ...
 
+    def prctl(
+        self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0
+    ) -> int:
+        """prctl(2); returns the call's non-negative result (PR_CAPBSET_READ answers 0 or 1)."""
+        ...
+
 
 def real() -> Syscalls:
     """The real implementation (Linux only). Imported lazily so the CLI never loads ctypes."""

@@ -62,3 +62,13 @@ class LinuxSyscalls:
     def sethostname(self, name: str) -> None:
         data = _b(name)
         _check(_libc.sethostname(data, ctypes.c_size_t(len(data))), "sethostname", name)
+
+    def prctl(
+        self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0
+    ) -> int:
+        log.debug("prctl(%d, %d, %d, %d, %d)", option, arg2, arg3, arg4, arg5)
+        args = (ctypes.c_ulong(arg) for arg in (arg2, arg3, arg4, arg5))
+        result = int(_libc.prctl(ctypes.c_int(option), *args))
+        if result < 0:
+            raise SystemCallError("prctl", ctypes.get_errno(), f"option {option} arg {arg2}")
+        return result

@@ -22,6 +22,7 @@ class Call:
 class RecordingSyscalls:
     calls: list[Call] = field(default_factory=list)
     fail: dict[str, int] = field(default_factory=dict)
+    prctl_result: int = 0
 
     def _record(self, name: str, *args: object) -> None:
         self.calls.append(Call(name, args))
@@ -50,3 +51,9 @@ class RecordingSyscalls:
 
     def sethostname(self, name: str) -> None:
         self._record("sethostname", name)
+
+    def prctl(
+        self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0
+    ) -> int:
+        self._record("prctl", option, arg2, arg3, arg4, arg5)
+        return self.prctl_result
