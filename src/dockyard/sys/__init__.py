@@ -10,6 +10,7 @@ Callers receive a ``Syscalls`` as a constructor argument; nothing reaches for a 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from dockyard.sys.flags import (
@@ -50,9 +51,19 @@ __all__ = [
     "MS_REC",
     "MS_REMOUNT",
     "MS_SLAVE",
+    "CapabilitySets",
     "Syscalls",
     "real",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class CapabilitySets:
+    """The three per-thread capability sets capget(2)/capset(2) move, as 64-bit masks."""
+
+    effective: int
+    permitted: int
+    inheritable: int
 
 
 class Syscalls(Protocol):
@@ -78,6 +89,14 @@ class Syscalls(Protocol):
         self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0
     ) -> int:
         """prctl(2); returns the call's non-negative result (PR_CAPBSET_READ answers 0 or 1)."""
+        ...
+
+    def capget(self) -> CapabilitySets:
+        """capget(2) of the calling thread, version 3 (64-bit sets)."""
+        ...
+
+    def capset(self, sets: CapabilitySets) -> None:
+        """capset(2) of the calling thread, version 3."""
         ...
 
 

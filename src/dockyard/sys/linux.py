@@ -7,6 +7,7 @@ import ctypes.util
 import logging
 
 from dockyard.errors import SystemCallError
+from dockyard.sys import CapabilitySets
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +17,22 @@ _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True
 def _check(result: int, call: str, detail: str) -> None:
     if result != 0:
         raise SystemCallError(call, ctypes.get_errno(), detail)
+
+
+_CAPABILITY_VERSION_3 = 0x20080522
+_MASK32 = 0xFFFFFFFF
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = (
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    )
 
 
 def _b(text: str) -> bytes:
@@ -72,3 +89,23 @@ class LinuxSyscalls:
         if result < 0:
             raise SystemCallError("prctl", ctypes.get_errno(), f"option {option} arg {arg2}")
         return result
+
+    def capget(self) -> CapabilitySets:
+        header = _CapHeader(_CAPABILITY_VERSION_3, 0)
+        data = (_CapData * 2)()
+        _check(_libc.capget(ctypes.byref(header), data), "capget", "self")
+        return CapabilitySets(
+            effective=data[0].effective | data[1].effective << 32,
+            permitted=data[0].permitted | data[1].permitted << 32,
+            inheritable=data[0].inheritable | data[1].inheritable << 32,
+        )
+
+    def capset(self, sets: CapabilitySets) -> None:
+        log.debug("capset(%r)", sets)
+        header = _CapHeader(_CAPABILITY_VERSION_3, 0)
+        data = (_CapData * 2)()
+        for half, shift in ((0, 0), (1, 32)):
+            data[half].effective = sets.effective >> shift & _MASK32
+            data[half].permitted = sets.permitted >> shift & _MASK32
+            data[half].inheritable = sets.inheritable >> shift & _MASK32
+        _check(_libc.capset(ctypes.byref(header), data), "capset", "self")

@@ -10,6 +10,10 @@ import errno as errnos
 from dataclasses import dataclass, field
 
 from dockyard.errors import SystemCallError
+from dockyard.sys import CapabilitySets
+
+_ALL_CAPS = (1 << 41) - 1
+_ROOT_SETS = CapabilitySets(_ALL_CAPS, _ALL_CAPS, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +27,7 @@ class RecordingSyscalls:
     calls: list[Call] = field(default_factory=list)
     fail: dict[str, int] = field(default_factory=dict)
     prctl_result: int = 0
+    capability_sets: CapabilitySets = _ROOT_SETS
 
     def _record(self, name: str, *args: object) -> None:
         self.calls.append(Call(name, args))
@@ -57,3 +62,11 @@ class RecordingSyscalls:
     ) -> int:
         self._record("prctl", option, arg2, arg3, arg4, arg5)
         return self.prctl_result
+
+    def capget(self) -> CapabilitySets:
+        self._record("capget")
+        return self.capability_sets
+
+    def capset(self, sets: CapabilitySets) -> None:
+        self._record("capset", sets)
+        self.capability_sets = sets
