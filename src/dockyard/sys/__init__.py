@@ -99,6 +99,11 @@ class Syscalls(Protocol):
         """capset(2) of the calling thread, version 3."""
         ...
 
+    def seccomp_set_filter(self, program: bytes, flags: int = 0) -> int:
+        """seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) with ``program`` as raw sock_filter
+        instructions (8 bytes each); returns the call's result (a listener fd for NEW_LISTENER)."""
+        ...
+
 
 def real() -> Syscalls:
     """The real implementation (Linux only). Imported lazily so the CLI never loads ctypes."""

@@ -35,6 +35,14 @@ class _CapData(ctypes.Structure):
     )
 
 
+class _SockFprog(ctypes.Structure):
+    _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
+
+
+_SECCOMP_SET_MODE_FILTER = 1
+_SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
+
+
 def _b(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
@@ -109,3 +117,21 @@ class LinuxSyscalls:
             data[half].permitted = sets.permitted >> shift & _MASK32
             data[half].inheritable = sets.inheritable >> shift & _MASK32
         _check(_libc.capset(ctypes.byref(header), data), "capset", "self")
+
+    def seccomp_set_filter(self, program: bytes, flags: int = 0) -> int:
+        import platform
+
+        log.debug("seccomp(SET_MODE_FILTER, %#x, <%d instructions>)", flags, len(program) // 8)
+        if len(program) % 8 or not program:
+            raise SystemCallError("seccomp", 22, f"program of {len(program)} bytes")
+        buffer = ctypes.create_string_buffer(program, len(program))
+        prog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+        number = _SYS_SECCOMP.get(platform.machine(), 317)
+        result = int(
+            _libc.syscall(
+                number, _SECCOMP_SET_MODE_FILTER, ctypes.c_uint(flags), ctypes.byref(prog)
+            )
+        )
+        if result < 0:
+            raise SystemCallError("seccomp", ctypes.get_errno(), "SECCOMP_SET_MODE_FILTER")
+        return result

@@ -70,3 +70,7 @@ class RecordingSyscalls:
     def capset(self, sets: CapabilitySets) -> None:
         self._record("capset", sets)
         self.capability_sets = sets
+
+    def seccomp_set_filter(self, program: bytes, flags: int = 0) -> int:
+        self._record("seccomp_set_filter", program, flags)
+        return 0
