@@ -43,10 +43,10 @@ log = logging.getLogger(__name__)
 
 WhiteoutMode = Literal["overlay", "copy"]
 OPAQUE_XATTR = "trusted.overlay.opaque"
-_OVERLAY_XATTRS = "trusted.overlay."
+_OVERLAY_XATTRS = ("trusted.overlay.", "user.overlay.")  # overlayfs's own, never a layer's
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _BEST_EFFORT_XATTR = (errno.EOPNOTSUPP, errno.EPERM)
-_KEPT_XATTRS = (_OVERLAY_XATTRS, "security.selinux")
+_KEPT_XATTRS = (*_OVERLAY_XATTRS, "security.selinux")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,7 @@ class Applier:
                 "extract", exc.errno or errno.EIO,
                 f"layer {self.target.layer} entry {entry.name!r}{where}",
             ) from exc
-        except ValueError as exc:  # a NUL byte in a link name or an xattr name
+        except (ValueError, OverflowError) as exc:  # a NUL in a name, a uid past 2**32...
             raise InvalidArgument(
                 f"layer {self.target.layer}: entry {entry.name!r} is invalid: {exc}"
             ) from exc
@@ -127,12 +127,16 @@ class Applier:
     def finish(self) -> None:
         """Sets the deferred directory modes and mtimes."""
         for rel, entry in self._deferred.items():
-            fd = open_dir(self.target.path(rel))
             try:
-                os.fchmod(fd, entry.mode)
-                os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
-            finally:
-                os.close(fd)
+                fd = open_dir(self.target.path(rel))
+                try:
+                    os.fchmod(fd, entry.mode)
+                    os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                where = f"layer {self.target.layer} directory {rel or '.'!r}"
+                raise SystemCallError("extract", exc.errno or errno.EIO, where) from exc
         self._deferred.clear()
 
     # -- entries ---------------------------------------------------------------------------
@@ -159,13 +163,13 @@ class Applier:
         try:
             os.mkdir(path, 0o700)
         except FileExistsError:
-            old = os.lstat(path).st_mode
-            if stat.S_ISDIR(old):
+            old = os.lstat(path)
+            if stat.S_ISDIR(old.st_mode):
                 self._drop_xattrs(path, entry)
             else:
                 self._replace(rel)
                 os.mkdir(path, 0o700)
-                if self.overlay and stat.S_ISCHR(old):
+                if self.overlay and stat.S_ISCHR(old.st_mode) and old.st_rdev == 0:
                     # It replaces this layer's whiteout: lower content must stay hidden.
                     os.setxattr(path, OPAQUE_XATTR, b"y", follow_symlinks=False)
         self.target.add_dir(rel)

@@ -13,7 +13,8 @@ a path gone from the upper tree becomes a whiteout. File contents are not compar
 
 Both write deterministic tars (:mod:`dockyard.archive.tarwriter`): entries in path order with a
 directory before its contents, hardlinks found by ``(st_dev, st_ino)`` and written as links to the
-first path, xattrs as ``SCHILY.xattr.*`` except ``trusted.overlay.*`` (overlayfs's own) and
+first path, xattrs as ``SCHILY.xattr.*`` except ``trusted.overlay.*`` and ``user.overlay.*``
+(overlayfs's own) and
 ``security.selinux`` (the host's labels, which moby does not export either). Sockets are skipped,
 as tar has no type for them. The root directory itself is not written.
 """
@@ -37,7 +38,7 @@ from dockyard.errors import InvalidArgument, SystemCallError
 log = logging.getLogger(__name__)
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
-_SKIPPED_XATTRS = ("trusted.overlay.", "security.selinux")
+_SKIPPED_XATTRS = ("trusted.overlay.", "user.overlay.", "security.selinux")
 _TYPES = {stat.S_IFREG: REG, stat.S_IFDIR: DIR, stat.S_IFLNK: SYM, stat.S_IFCHR: CHR,
           stat.S_IFBLK: BLK, stat.S_IFIFO: FIFO}
 
@@ -47,14 +48,15 @@ _Child = tuple[str, str, os.stat_result]
 
 def write_layer(
     upper: Path, out: Writable, *, whiteouts: Literal["overlay"] = "overlay",
-    compression: Compression = "none",
+    compression: Compression = "none", level: int | None = None,
 ) -> LayerInfo:
-    """The layer tar of the overlay upper directory ``upper``, written (compressed) to ``out``."""
+    """The layer tar of the overlay upper directory ``upper``, written (compressed) to ``out``;
+    ``level`` is the compression level (gzip 6 and zstd 3 when None)."""
     if whiteouts != "overlay":
         raise InvalidArgument(f"unknown whiteout mode {whiteouts!r}: want overlay")
     root = os.fspath(upper)
     log.debug("write layer of %s (%s)", root, compression)
-    emitter = _Emitter(TarWriter(out, compression))
+    emitter = _Emitter(TarWriter(out, compression, level))
     try:
         for rel, path, st in _walk(root):
             if _is_whiteout(st):
@@ -71,11 +73,12 @@ def write_layer(
 
 
 def write_diff(
-    lower: Path, upper: Path, out: Writable, *, compression: Compression = "none"
+    lower: Path, upper: Path, out: Writable, *, compression: Compression = "none",
+    level: int | None = None,
 ) -> LayerInfo:
     """The layer tar that turns the tree ``lower`` into the tree ``upper``."""
     log.debug("write diff of %s against %s (%s)", upper, lower, compression)
-    emitter = _Emitter(TarWriter(out, compression))
+    emitter = _Emitter(TarWriter(out, compression, level))
     try:
         upper_root = os.fspath(upper)
         stack = [iter(_merged(os.fspath(lower), upper_root, "", os.lstat(upper_root)))]

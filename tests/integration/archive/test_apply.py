@@ -218,3 +218,23 @@ def test_directory_over_directory_takes_the_new_xattrs(tmp_path: Path,
                                               "SCHILY.xattr.user.both": "1"})], whiteouts="copy")
     apply_tar(tmp_path, [d("a/", pax_headers={"SCHILY.xattr.user.both": "2"})], whiteouts="copy")
     assert tree(tmp_path)[0].xattrs == (("user.both", b"2"),)
+
+
+@pytest.mark.parametrize(
+    ("attrs", "what"),
+    [({"uid": 1 << 40}, "uid"), ({"mtime": 10**30}, "mtime"),
+     ({"pax_headers": {"SCHILY.xattr.user.a\x00b": "x"}}, "xattr")],
+)
+def test_out_of_range_values_are_invalid(tmp_path: Path, apply_tar: Callable[..., object],
+                                         attrs: dict[str, object], what: str) -> None:
+    with pytest.raises(InvalidArgument, match="layer test: entry 'x' is invalid"):
+        apply_tar(tmp_path, [f("x", b"1", **attrs)])
+
+
+def test_overlay_xattrs_in_a_layer_are_ignored(tmp_path: Path,
+                                               apply_tar: Callable[..., object]) -> None:
+    apply_tar(tmp_path, [d("a/", pax_headers={"SCHILY.xattr.trusted.overlay.opaque": "y",
+                                              "SCHILY.xattr.trusted.overlay.redirect": "/x",
+                                              "SCHILY.xattr.user.overlay.origin": "o",
+                                              "SCHILY.xattr.user.ok": "1"})])
+    assert tree(tmp_path)[0].xattrs == (("user.ok", b"1"),)
