@@ -186,3 +186,15 @@ def test_write_layer_of_a_plain_upper_after_whiteout_round_trip(tmp_path: Path,
     apply_layer(io.BytesIO(blob), again, whiteouts="overlay")
     assert tree(again) == tree(upper)
     assert tar_bytes([]) != blob  # not empty: whiteouts and opaque markers were written
+
+
+def test_names_that_are_not_utf8_round_trip(tmp_path: Path, apply_tar: Apply) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    latin1 = os.fsdecode(b"caf\xe9")
+    apply_tar(first, [d(latin1 + "/"), f(latin1 + "/" + latin1, b"x"), sym("l", latin1)])
+    assert sorted(os.listdir(os.fsencode(first))) == [b"caf\xe9", b"l"]
+    blob, _ = write(lambda out: write_layer(first, out))
+    apply_layer(io.BytesIO(blob), second, whiteouts="overlay")
+    assert tree(second) == tree(first)

@@ -132,3 +132,13 @@ def test_whiteout_through_a_symlink_is_a_breakout(tmp_path: Path, apply_tar: App
 def test_whiteout_entries_never_appear_as_files(tmp_path: Path, apply_tar: Apply) -> None:
     apply_tar(tmp_path, [f(".wh.x"), f("d/.wh..wh..opq"), f("d/.wh.y")], whiteouts="copy")
     assert listing(tmp_path) == [("d", "d")]
+
+
+def test_whiteout_of_a_very_deep_tree(tmp_path: Path, apply_tar: Apply) -> None:
+    path = tmp_path / "deep"
+    path.mkdir()
+    for _ in range(1500):  # deeper than Python's recursion limit
+        path = path / "d"
+        path.mkdir()
+    apply_tar(tmp_path, [f(".wh.deep")], whiteouts="copy")
+    assert os.listdir(tmp_path) == []
