@@ -67,7 +67,9 @@ def test_import_as_the_cli_sends_it(service: ImageService) -> None:
 
 def test_import_errors_are_http_errors(service: ImageService) -> None:
     status, _, body = call(service, "POST", "/images/create?fromSrc=-&changes=RUN+x", b"")
-    assert (status, json.loads(body)) == (400, {"message": "run is not a valid change command"})
+    assert status == 400
+    assert json.loads(body)["message"].startswith(
+        'invalid change "RUN x": run is not a valid change command')
     status, _, _ = call(service, "POST", "/images/create?fromImage=docker.io%2Flibrary%2Fx&tag=1")
     assert status == 400
     status, _, _ = call(service, "POST", "/images/create?fromSrc=http%3A%2F%2Fx%2Fy.tar")
