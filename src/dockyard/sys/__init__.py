@@ -6,12 +6,12 @@ a :class:`Syscalls` object. :class:`dockyard.sys.linux.LinuxSyscalls` makes the 
 to make is unit-tested without root (youki's ``syscall/`` split).
 
 Callers receive a ``Syscalls`` as a constructor argument; nothing reaches for a global.
+
+Importing this package is cheap (no ``typing``, ``dataclasses`` or ctypes at run time): the
+``dockyard-runtime`` one-shot commands import it on their start-up path.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Protocol
 
 from dockyard.sys.flags import (
     CLONE_NEWCGROUP,
@@ -32,6 +32,12 @@ from dockyard.sys.flags import (
     MS_REMOUNT,
     MS_SLAVE,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+else:  # the Protocol only matters to the type checker; skip typing's import cost
+    Protocol = object
 
 __all__ = [
     "CLONE_NEWCGROUP",
@@ -57,13 +63,40 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
 class CapabilitySets:
-    """The three per-thread capability sets capget(2)/capset(2) move, as 64-bit masks."""
+    """The three per-thread capability sets capget(2)/capset(2) move, as 64-bit masks.
+
+    An immutable value (a slotted class rather than a dataclass to keep ``dataclasses`` off
+    the runtime's start-up path).
+    """
+
+    __slots__ = ("effective", "inheritable", "permitted")
+    __match_args__ = ("effective", "permitted", "inheritable")
 
     effective: int
     permitted: int
     inheritable: int
+
+    def __init__(self, effective: int, permitted: int, inheritable: int) -> None:
+        object.__setattr__(self, "effective", effective)
+        object.__setattr__(self, "permitted", permitted)
+        object.__setattr__(self, "inheritable", inheritable)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CapabilitySets):
+            return NotImplemented
+        return (self.effective, self.permitted, self.inheritable) == (
+            other.effective, other.permitted, other.inheritable)
+
+    def __hash__(self) -> int:
+        return hash((self.effective, self.permitted, self.inheritable))
+
+    def __repr__(self) -> str:
+        return (f"CapabilitySets(effective={self.effective:#x}, permitted={self.permitted:#x}, "
+                f"inheritable={self.inheritable:#x})")
 
 
 class Syscalls(Protocol):
@@ -102,6 +135,22 @@ class Syscalls(Protocol):
     def seccomp_set_filter(self, program: bytes, flags: int = 0) -> int:
         """seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) with ``program`` as raw sock_filter
         instructions (8 bytes each); returns the call's result (a listener fd for NEW_LISTENER)."""
+        ...
+
+    def setdomainname(self, name: str) -> None:
+        """setdomainname(2) of the calling process's UTS namespace."""
+        ...
+
+    def mknod(self, path: str, mode: int, device: int) -> None:
+        """mknod(2): ``mode`` holds the file type bits (S_IFCHR, ...), ``device`` is makedev()."""
+        ...
+
+    def chroot(self, path: str) -> None:
+        """chroot(2)."""
+        ...
+
+    def close_range(self, first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
+        """close_range(2); with CLOSE_RANGE_CLOEXEC the fds are marked close-on-exec instead."""
         ...
 
 

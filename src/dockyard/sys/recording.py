@@ -74,3 +74,15 @@ class RecordingSyscalls:
     def seccomp_set_filter(self, program: bytes, flags: int = 0) -> int:
         self._record("seccomp_set_filter", program, flags)
         return 0
+
+    def setdomainname(self, name: str) -> None:
+        self._record("setdomainname", name)
+
+    def mknod(self, path: str, mode: int, device: int) -> None:
+        self._record("mknod", path, mode, device)
+
+    def chroot(self, path: str) -> None:
+        self._record("chroot", path)
+
+    def close_range(self, first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
+        self._record("close_range", first, last, flags)
