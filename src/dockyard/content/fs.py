@@ -9,6 +9,7 @@ Nothing here syncs unless asked: durability is one sync per transaction, chosen 
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import secrets
 from collections.abc import Iterator
@@ -55,3 +56,16 @@ def os_errors(call: str, path: Path | str) -> Iterator[None]:
         raise NotFound(f"{call} {path}: no such file or directory") from exc
     except OSError as exc:
         raise SystemCallError(call, exc.errno or errno.EIO, str(path)) from exc
+
+
+@contextmanager
+def locked(directory: Path) -> Iterator[None]:
+    """Hold an exclusive flock on ``directory/.lock`` (released by the kernel if we die)."""
+    lock = directory / ".lock"
+    with os_errors("lock", lock):
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -13,14 +13,13 @@ committed blob missing the labels its commit asked for.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from dockyard.content.fs import TEMP_PREFIX, os_errors, write_atomic
+from dockyard.content.fs import TEMP_PREFIX, locked, os_errors, write_atomic
 from dockyard.errors import DataCorrupt, InvalidArgument
 from dockyard.oci.digest import Digest
 
@@ -101,13 +100,5 @@ class LabelStore:
             if directory.is_dir():
                 yield from (p for p in directory.iterdir() if p.name.startswith(TEMP_PREFIX))
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        lock = self.root / ".lock"
-        with os_errors("lock", lock):
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def _locked(self) -> AbstractContextManager[None]:
+        return locked(self.root)

@@ -15,7 +15,6 @@ while the process holding it runs, and an interrupted pull re-leases what it res
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -23,12 +22,12 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dockyard.content.fs import TEMP_PREFIX, os_errors, write_atomic
+from dockyard.content.fs import TEMP_PREFIX, locked, os_errors, write_atomic
 from dockyard.errors import AlreadyExists, DataCorrupt, InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
@@ -195,16 +194,8 @@ class LeaseStore:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DataCorrupt(f"lease file {path} is damaged: {exc!r}") from exc
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        lock = self.root / ".lock"
-        with os_errors("lock", lock):
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def _locked(self) -> AbstractContextManager[None]:
+        return locked(self.root)
 
 
 def _check_resource(resource: Resource) -> None:
