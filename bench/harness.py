@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import engines, rows, stats
-from bench.rows import Command, Context, Row, RowFailed, Timed
+from bench.rows import Command, Context, Row, RowFailed, SelfTimed, Timed
 
 REPO = Path(__file__).resolve().parent.parent
 STATE = Path("/tmp/dockyard-bench")  # written by bench/setup.sh
@@ -95,13 +95,23 @@ def _failure(argv: Sequence[str], proc: subprocess.CompletedProcess[bytes]) -> R
     return RowFailed(f"`{_shown(argv)}` exited {proc.returncode}: {tail}")
 
 
-def measure(timed: Timed, env: dict[str, str], *, timed_sync: bool) -> float:
-    """Seconds taken by the timed part (perf_counter around the subprocess or the callable)."""
+def measure(timed: Timed, env: dict[str, str], *, timed_sync: bool) -> list[float]:
+    """Samples (seconds) of the timed part: perf_counter around the subprocess or the callable,
+    or the samples a SelfTimed part took itself (it writes nothing, so there is no sync)."""
+    if isinstance(timed, SelfTimed):
+        samples = list(timed.run())
+        if not samples:
+            raise RowFailed("the self-timed part returned no samples")
+        return samples
     if isinstance(timed, Command):
         start = time.perf_counter()
         try:
             proc = subprocess.run(
-                timed.argv, capture_output=True, env=env, check=False, timeout=TIMED_TIMEOUT_S
+                timed.argv,
+                capture_output=True,
+                env={**env, **timed.env},
+                check=False,
+                timeout=TIMED_TIMEOUT_S,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise RowFailed(f"`{_shown(timed.argv)}`: {exc}") from exc
@@ -110,26 +120,37 @@ def measure(timed: Timed, env: dict[str, str], *, timed_sync: bool) -> float:
         elapsed = time.perf_counter() - start
         if proc.returncode != 0:
             raise _failure(timed.argv, proc)
-        return elapsed
+        return [elapsed]
     call: Callable[[], None] = timed
     start = time.perf_counter()
     call()
     if timed_sync:
         os.sync()
-    return time.perf_counter() - start
+    return [time.perf_counter() - start]
 
 
-def iteration(row: Row, engine: str, i: int, env: dict[str, str], *, timed_sync: bool) -> float:
+def iteration(
+    row: Row, engine: str, i: int, env: dict[str, str], *, timed_sync: bool
+) -> list[float]:
     timed = row.setup(engine, i)
     try:
         os.sync()
-        elapsed = measure(timed, env, timed_sync=timed_sync)
+        samples = measure(timed, env, timed_sync=timed_sync)
     except BaseException:
         with contextlib.suppress(RowFailed):
             row.teardown(engine, i)
         raise
     row.teardown(engine, i)
-    return elapsed
+    return samples
+
+
+def shown_samples(samples: Sequence[float]) -> str:
+    """One sample as a duration; several as their median, count and range."""
+    if len(samples) == 1:
+        return stats.format_duration(samples[0])
+    s = stats.summarize(samples)
+    low_high = stats.format_range(s.min, s.max, s.median)
+    return f"{stats.format_duration(s.median)} (median of {s.n}, {low_high})"
 
 
 def run_row(
@@ -154,19 +175,21 @@ def run_row(
             k = i % len(going)
             for engine in going[k:] + going[:k]:
                 try:
-                    samples[engine].append(iteration(row, engine, i, env, timed_sync=timed_sync))
+                    got = iteration(row, engine, i, env, timed_sync=timed_sync)
                 except RowFailed as exc:
                     failed[engine] = str(exc)
                     print(f"  {engine} #{i + 1}: FAILED: {exc}", flush=True)
                     continue
-                print(
-                    f"  {engine} #{i + 1}: {stats.format_duration(samples[engine][-1])}", flush=True
-                )
+                samples[engine].extend(got)
+                print(f"  {engine} #{i + 1}: {shown_samples(got)}", flush=True)
     except RowFailed as exc:  # prepare failed: no engine can run the row
         failed.update({e: str(exc) for e in live if e not in failed})
         print(f"  FAILED: {exc}", flush=True)
     finally:
-        row.finish()
+        try:
+            row.finish()
+        except RowFailed as exc:
+            print(f"  cleanup: {exc}", flush=True)
     return {
         e: stats.Result(row.name, e, stats.FAILED, tuple(samples[e]), failed[e])
         if e in failed
@@ -176,7 +199,7 @@ def run_row(
 
 
 def run_all(args: argparse.Namespace, ctx: Context) -> tuple[list[stats.Result], dict[str, str]]:
-    loaded = [rows.load(name, ctx) for name in args.rows or rows.names()]
+    loaded = [rows.instantiate(name, ctx) for name in args.rows or rows.names()]
     probes = {e: engines.probe(e, ctx) for e in rows.ENGINES if e in args.engines}
     versions = {}
     for engine, probe in probes.items():
@@ -201,7 +224,12 @@ def run_all(args: argparse.Namespace, ctx: Context) -> tuple[list[stats.Result],
                     or stats.Result(row.name, engine, stats.SKIPPED, note=probes[engine].reason)
                 )
     finally:
-        shutil.rmtree(ctx.work, ignore_errors=True)
+        try:
+            ctx.pool.close()  # shared daemons and images, e.g. those of images_200
+        except RowFailed as exc:
+            print(f"bench: cleaning up shared resources: {exc}", file=sys.stderr)
+        finally:
+            shutil.rmtree(ctx.work, ignore_errors=True)
     return results, versions
 
 
@@ -249,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if args.list:
         for name in rows.names():
-            row = rows.load(name, make_context("list"))
+            row = rows.instantiate(name, make_context("list"))
             print(f"{name}: {row.summary} (default {row.default_runs} runs)")
         return 0
     started = datetime.now(UTC)

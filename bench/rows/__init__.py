@@ -1,20 +1,52 @@
 """Benchmark rows: one module per row, each with a ``make(ctx) -> Row`` factory.
 
 A row names the engines it compares and, per engine and iteration, an untimed ``setup`` that
-returns the timed part (a command or a callable) and an untimed ``teardown``. The harness calls
-``prepare`` once before the first iteration and ``finish`` once after the last, also on failure.
+returns the timed part and an untimed ``teardown``. The harness calls ``prepare`` once before the
+first iteration, ``check`` once per engine (which may also start what that engine needs, such as a
+daemon), and ``finish`` once after the last iteration, also on failure.
+
+The timed part is one of:
+    Command    a command; the harness times the subprocess (with `env` set over the run's own)
+    SelfTimed  a callable that times itself and returns its samples, e.g. one per request on a
+               keep-alive connection, so that only the daemon's answers are in the figures
+    a callable taking no arguments; the harness times the call
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
 ENGINES = ("dockyard", "docker", "podman")
+
+T = TypeVar("T")
+
+
+class Pool:
+    """Resources that several rows of one run share (dockerd and a dockyardd holding 200 images).
+
+    `get` opens a resource on first use by entering the context manager that `opener` returns;
+    later calls with the same key return the same value. The harness calls `close` once at the
+    end of the run, which exits every opened context, the last opened first.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[str, object] = {}
+        self._stack = ExitStack()
+
+    def get(self, key: str, opener: Callable[[], AbstractContextManager[T]]) -> T:
+        if key not in self._values:
+            self._values[key] = self._stack.enter_context(opener())
+        return cast(T, self._values[key])
+
+    def close(self) -> None:
+        self._values.clear()
+        self._stack.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,16 +60,25 @@ class Context:
     docker: str  # the docker CLI
     podman: str
     env: Mapping[str, str] = field(default_factory=dict)  # environment for every command
+    pool: Pool = field(default_factory=Pool)  # resources shared by rows, closed at the run's end
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """A command to time; it must exit 0."""
+    """A command to time; it must exit 0. `env` is set over the run's environment."""
 
     argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
-Timed = Command | Callable[[], None]
+@dataclass(frozen=True, slots=True)
+class SelfTimed:
+    """A timed part that measures itself: `run()` returns its samples in seconds (at least one)."""
+
+    run: Callable[[], Sequence[float]]
+
+
+Timed = Command | SelfTimed | Callable[[], None]
 
 
 class RowFailed(Exception):
@@ -53,7 +94,8 @@ class Row(Protocol):
     def prepare(self) -> None: ...
 
     def check(self, engine: str) -> None:
-        """Raise RowFailed if this engine cannot run the row (e.g. its command does not exist)."""
+        """Make the engine ready for the row (start its daemon, add the inputs it needs), or
+        raise RowFailed if it cannot run the row (e.g. its command does not exist)."""
 
     def setup(self, engine: str, i: int) -> Timed: ...
 
@@ -68,7 +110,9 @@ def names() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules([here]) if not m.name.startswith("_"))
 
 
-def load(name: str, ctx: Context) -> Row:
+def instantiate(name: str, ctx: Context) -> Row:
+    """The row of module `name`. (Not `load`: importing the row module `load` would set the
+    package attribute of that name; a row module must not be named like a name defined here.)"""
     if name not in names():
         raise KeyError(name)
     module = importlib.import_module(f"{__name__}.{name}")
