@@ -13,33 +13,18 @@ Untimed teardown removes the image (docker/podman rmi) or the whole dockyard roo
 
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
-import tarfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.inputs import SLIM_TAR, append_nonce, debian_slim
 from bench.rows import ENGINES, Command, Context, RowFailed, Timed
 
-BASE_TAR = "bookworm-slim.tar"
-NONCE_MEMBER = "./dockyard-bench-nonce"
-NONCE_MTIME = 1747699200  # the SOURCE_DATE_EPOCH of the base tar
 DOCKER_TAG = "dockyard-bench/slim:{i}"
 DOCKYARD_TAG = "bench/slim:{i}"
 UNTIMED_TIMEOUT_S = 600.0
-
-
-def append_nonce(tar_path: Path, nonce: str) -> None:
-    """Append one regular file holding `nonce` to an uncompressed tar, in place."""
-    data = f"{nonce}\n".encode()
-    info = tarfile.TarInfo(NONCE_MEMBER)
-    info.size = len(data)
-    info.mode = 0o644
-    info.mtime = NONCE_MTIME
-    with tarfile.open(tar_path, "a", format=tarfile.USTAR_FORMAT) as tar:
-        tar.addfile(info, io.BytesIO(data))
 
 
 class ImportSlim:
@@ -50,14 +35,11 @@ class ImportSlim:
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._base = ctx.cache / BASE_TAR
+        self._base = ctx.cache / SLIM_TAR  # built in prepare if missing
         self._work = ctx.work / self.name
 
     def prepare(self) -> None:
-        if not self._base.exists():
-            print(f"import_slim: building {self._base} (once; downloads packages)", flush=True)
-            script = self._ctx.repo / "bench" / "make-debian-slim.sh"
-            self._run(["bash", str(script), str(self._base)], capture=False)
+        self._base = debian_slim(self._ctx)
         self._work.mkdir(parents=True, exist_ok=True)
 
     def check(self, engine: str) -> None:
@@ -141,12 +123,12 @@ class ImportSlim:
         )
         return proc.returncode == 0
 
-    def _run(self, argv: Sequence[str], *, capture: bool = True) -> None:
+    def _run(self, argv: Sequence[str]) -> None:
         try:
             proc = subprocess.run(
                 list(argv),
                 env=dict(self._ctx.env),
-                capture_output=capture,
+                capture_output=True,
                 text=True,
                 check=False,
                 timeout=UNTIMED_TIMEOUT_S,
