@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Undoes what bench/setup.sh started or mounted, and nothing else, as root:
 #  - removes images the benchmarks left behind (dockyard-bench/*) from docker and podman;
+#  - stops a dockyardd that an interrupted bench/run left running (by the PID in its pidfile,
+#    /var/tmp/dockyard-bench/run-*/*/dockyardd.pid), unmounts what is left under those run
+#    directories and removes them. Do not run this while bench/run is running;
 #  - stops the dockerd that setup.sh started (its PID is in /tmp/dockyard-bench/dockerd.pid;
 #    dockerd stops the containerd it started itself); a dockerd started otherwise is left alone;
 #  - unmounts the hugetlb v1 hierarchy if setup.sh mounted it.
@@ -8,6 +11,7 @@
 set -euo pipefail
 
 STATE=/tmp/dockyard-bench
+WORK=/var/tmp/dockyard-bench
 DOCKER=${BENCH_DOCKER:-$( [ -x /usr/local/bin/docker ] && echo /usr/local/bin/docker || echo docker )}
 keep_dockerd=0
 [ "${1:-}" = --keep-dockerd ] && keep_dockerd=1
@@ -26,6 +30,30 @@ remove_bench_images() {
     ids=$(podman images --quiet --filter 'reference=localhost/dockyard-bench/*' | sort -u)
     [ -z "$ids" ] || { log "podman: removing leftover images"; podman rmi --force $ids >/dev/null; }
   fi
+}
+
+stop_leftover_dockyardd() {
+  local pidfile pid dir i point
+  for pidfile in "$WORK"/run-*/*/dockyardd.pid; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    dir=$(dirname "$pidfile")
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "dockyardd -H unix://$dir/" || continue
+    log "dockyardd: stopping leftover pid $pid ($dir)"
+    kill -TERM "$pid"
+    for i in $(seq 1 60); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.5
+    done
+    kill -0 "$pid" 2>/dev/null && { log "dockyardd: pid $pid still running after 30 s"; return 1; }
+  done
+  for dir in "$WORK"/run-*; do
+    [ -d "$dir" ] || continue
+    awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r |
+      while read -r point; do umount -l "$point"; done
+    rm -rf "$dir"
+    log "removed leftover $dir"
+  done
 }
 
 stop_dockerd() {
@@ -66,6 +94,7 @@ undo_hugetlb() {
 
 status=0
 remove_bench_images || status=1
+stop_leftover_dockyardd || status=1
 if [ "$keep_dockerd" = 1 ]; then
   log "dockerd: kept running (--keep-dockerd)"
 else
