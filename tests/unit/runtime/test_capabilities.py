@@ -69,8 +69,9 @@ def test_last_cap_reads_the_kernel_file(tmp_path: Path) -> None:
 
 def test_apply_in_runc_order() -> None:
     sys = RecordingSyscalls()
-    masks = CapabilityMasks(bounding=0b11, effective=0b1, inheritable=0b10, permitted=0b11,
-                            ambient=0b10)
+    masks = CapabilityMasks(
+        bounding=0b11, effective=0b1, inheritable=0b10, permitted=0b11, ambient=0b10
+    )
     caps = Capabilities(sys, masks, last=3)
     caps.drop_bounding()
     caps.keep_across_setuid()

@@ -1,0 +1,143 @@
+"""Control groups for containers: one interface, a cgroup v1 and a cgroup v2 backend.
+
+The runtime process, after clone and before the child goes on (runc's order)::
+
+    cgroups = discover()                              # v1 or v2, from what is mounted
+    handle = cgroups.create(spec.cgroups_path, resources, container_id)
+    handle.add(child_pid)
+    ... later: handle.freeze() / thaw() / pids() / update(resources) / destroy()
+
+``cgroupsPath`` is read as runc reads it with the cgroupfs driver: an absolute path is placed
+under each hierarchy's root; a relative one (including the systemd form "slice:prefix:name",
+which is just a relative name here) under the runtime's own cgroup; an empty one becomes the
+container id. A control file the kernel does not offer (memory.memsw.* without swap accounting,
+cpu.rt_* without RT group scheduling) is logged and listed in ``handle.warnings``, not fatal.
+
+Every root is a constructor argument, so the backends run against a fake tree in a test.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from dockyard.runtime.devices import DeviceRule
+
+__all__ = [
+    "CgroupHandle",
+    "Cgroups",
+    "Cpu",
+    "DeviceRule",
+    "Memory",
+    "Resources",
+    "clean_path",
+    "discover",
+    "inner_path",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """``linux.resources.memory``: bytes; -1 is unlimited; None leaves the kernel's value."""
+
+    limit: int | None = None
+    reservation: int | None = None
+    swap: int | None = None
+    swappiness: int | None = None
+    disable_oom_killer: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cpu:
+    """``linux.resources.cpu``."""
+
+    shares: int | None = None
+    quota: int | None = None
+    period: int | None = None
+    realtime_runtime: int | None = None
+    realtime_period: int | None = None
+    cpus: str = ""
+    mems: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """What a container's cgroup enforces.
+
+    ``devices`` is the final allow list, runc's defaults included: build it with
+    :func:`dockyard.runtime.devices.cgroup_rules`. An empty tuple leaves the device cgroup as
+    the kernel created it. ``unified`` is ``linux.resources.unified`` (cgroup v2 files).
+    """
+
+    memory: Memory | None = None
+    cpu: Cpu | None = None
+    pids_limit: int | None = None
+    devices: tuple[DeviceRule, ...] = ()
+    unified: tuple[tuple[str, str], ...] = ()
+
+
+class CgroupHandle(Protocol):
+    """One container's cgroup (a directory per hierarchy on v1, one directory on v2)."""
+
+    @property
+    def paths(self) -> Mapping[str, str]:
+        """Hierarchy name to directory, as runc's state.json ``cgroup_paths`` ("" is v2)."""
+        ...
+
+    @property
+    def warnings(self) -> list[str]:
+        """Control files that were missing, one message each."""
+        ...
+
+    def add(self, pid: int) -> None: ...
+
+    def update(self, resources: Resources) -> None: ...
+
+    def freeze(self) -> None: ...
+
+    def thaw(self) -> None: ...
+
+    def pids(self) -> list[int]: ...
+
+    def destroy(self) -> None:
+        """Remove the directories (and any child cgroups); they must hold no process."""
+        ...
+
+
+class Cgroups(Protocol):
+    def create(self, path: str, resources: Resources, container_id: str = "") -> CgroupHandle:
+        """Make the cgroup for ``linux.cgroupsPath`` ``path`` (``container_id`` stands in
+        when it is empty) and apply ``resources``; on failure nothing it made is left."""
+        ...
+
+    def open(self, paths: Mapping[str, str]) -> CgroupHandle:
+        """A handle on an existing cgroup, from the ``paths`` a handle reported."""
+        ...
+
+
+def clean_path(path: str) -> str:
+    """runc's utils.CleanPath: lexically clean; a relative path cannot climb above itself."""
+    if not path:
+        return ""
+    cleaned = posixpath.normpath(path)
+    if not cleaned.startswith("/"):
+        cleaned = posixpath.relpath(posixpath.normpath("/" + cleaned), "/")
+    return posixpath.normpath(cleaned)
+
+
+def inner_path(cgroups_path: str, container_id: str) -> str:
+    """The cgroup path a container gets: ``linux.cgroupsPath`` cleaned, else its id."""
+    return clean_path(cgroups_path) or clean_path(container_id)
+
+
+def discover(root: str | Path = "/sys/fs/cgroup", proc: str | Path = "/proc/self") -> Cgroups:
+    """The backend for this machine: v2 when ``root`` itself is a cgroup2 mount, else v1."""
+    from dockyard.runtime.cgroups.v1 import V1Cgroups
+    from dockyard.runtime.cgroups.v2 import V2Cgroups
+
+    if (Path(root) / "cgroup.controllers").exists():
+        return V2Cgroups.from_proc(root, proc)
+    return V1Cgroups.from_proc(root, proc)

@@ -1,0 +1,189 @@
+"""cgroup v2 (the unified hierarchy, as runc's ``libcontainer/cgroups/fs2``): one directory.
+
+::
+
+    <root>/                          cgroup2 mount (/sys/fs/cgroup on a v2 machine)
+        cgroup.controllers           controllers the root offers
+        cgroup.subtree_control       enabled here for each level down to the container
+        <inner path>/                the container: cgroup.procs, memory.max, pids.max, ...
+
+A non-empty cgroupsPath is taken from the root (absolute or not, as runc's fs2 does); an empty
+one becomes a sibling of the runtime's own cgroup (its parent, which holds no task, can enable
+controllers). Device rules need an eBPF program on v2; they are reported, not enforced.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+from collections.abc import Mapping
+from pathlib import Path
+
+from dockyard.errors import InvalidArgument
+from dockyard.runtime.cgroups import Cpu, Memory, Resources, clean_path, fs
+
+log = logging.getLogger(__name__)
+
+
+def cpu_weight(shares: int) -> int:
+    """runc's ConvertCPUSharesToCgroupV2Value: shares 2..262144 onto weight 1..10000."""
+    return 1 + ((shares - 2) * 9999) // 262142
+
+
+def swap_max(swap: int, limit: int) -> int:
+    """v1's memory+swap to v2's swap alone (runc's ConvertMemorySwapToCgroupV2Value)."""
+    if swap in (0, -1):
+        return swap
+    if limit in (0, -1):
+        raise InvalidArgument("linux.resources.memory.swap: needs a memory limit on cgroup v2")
+    if swap < limit:
+        raise InvalidArgument("linux.resources.memory.swap: must be at least memory.limit")
+    return swap - limit
+
+
+class V2Cgroups:
+    """The v2 backend over the cgroup2 tree at ``root``; ``own`` is the runtime's own cgroup
+    as /proc/self/cgroup names it (``0::<own>``)."""
+
+    def __init__(self, root: str | Path, own: str = "/") -> None:
+        self._root = str(root)
+        self._own = own
+
+    @classmethod
+    def from_proc(
+        cls, root: str | Path = "/sys/fs/cgroup", proc: str | Path = "/proc/self"
+    ) -> V2Cgroups:
+        own = "/"
+        for line in Path(proc, "cgroup").read_text().splitlines():
+            if line.startswith("0::"):
+                own = line[3:]
+        return cls(root, own)
+
+    def path_for(self, path: str, container_id: str = "") -> str:
+        """runc's fs2 defaultDirPath: cgroupsPath from the root, else own parent + id."""
+        inner = clean_path(path)
+        if not inner:
+            name = clean_path(container_id)
+            if not name:
+                raise InvalidArgument("cgroup: empty path and no container id")
+            inner = posixpath.join(posixpath.dirname(self._own), name)
+        return posixpath.normpath(posixpath.join(self._root, inner.lstrip("/")))
+
+    def create(self, path: str, resources: Resources, container_id: str = "") -> V2Cgroup:
+        directory = self.path_for(path, container_id)
+        handle = V2Cgroup(directory)
+        created: list[str] = []
+        try:
+            fs.make_dirs(directory, created)
+            self._enable_controllers(directory, handle.warnings)
+            handle.update(resources)
+        except BaseException:
+            for made in reversed(created):
+                try:
+                    os.rmdir(made)
+                except OSError as exc:
+                    log.warning("cgroup: cannot remove %s while undoing a create: %s", made, exc)
+            raise
+        return handle
+
+    def open(self, paths: Mapping[str, str]) -> V2Cgroup:
+        return V2Cgroup(paths[""])
+
+    def _enable_controllers(self, directory: str, warnings: list[str]) -> None:
+        """Each level from the root down to the container's parent delegates what it has."""
+        relative = posixpath.relpath(directory, self._root)
+        level = self._root
+        for part in relative.split("/")[:-1] if relative != "." else []:
+            self._delegate(level, warnings)
+            level = posixpath.join(level, part)
+        if relative != ".":
+            self._delegate(level, warnings)
+
+    @staticmethod
+    def _delegate(level: str, warnings: list[str]) -> None:
+        offered = fs.read(level, "cgroup.controllers").split()
+        if offered:
+            fs.write(level, "cgroup.subtree_control", " ".join(f"+{c}" for c in offered), warnings)
+
+
+class V2Cgroup:
+    def __init__(self, directory: str) -> None:
+        self._directory = directory
+        self._warnings: list[str] = []
+
+    @property
+    def paths(self) -> Mapping[str, str]:
+        return {"": self._directory}
+
+    @property
+    def warnings(self) -> list[str]:
+        return self._warnings
+
+    def add(self, pid: int) -> None:
+        fs.write(self._directory, "cgroup.procs", str(pid), self._warnings)
+
+    def update(self, resources: Resources) -> None:
+        directory, warnings = self._directory, self._warnings
+        if resources.memory is not None:
+            _set_memory(directory, resources.memory, warnings)
+        if resources.cpu is not None:
+            _set_cpu(directory, resources.cpu, warnings)
+        if resources.pids_limit:
+            limit = str(resources.pids_limit) if resources.pids_limit > 0 else "max"
+            fs.write(directory, "pids.max", limit, warnings)
+        if resources.devices:
+            message = f"cgroup v2 {directory}: device rules need eBPF and are not enforced"
+            log.warning("%s", message)
+            warnings.append(message)
+        for name, value in resources.unified:
+            if "/" in name or name.startswith("."):
+                raise InvalidArgument(f"linux.resources.unified: invalid file name {name!r}")
+            fs.write(directory, name, value, warnings)
+
+    def freeze(self) -> None:
+        self._freeze("1")
+
+    def thaw(self) -> None:
+        self._freeze("0")
+
+    def _freeze(self, value: str) -> None:
+        if fs.write(self._directory, "cgroup.freeze", value, self._warnings):
+            fs.wait_for(self._directory, "cgroup.events", f"frozen {value}")
+
+    def pids(self) -> list[int]:
+        return fs.read_pids(self._directory)
+
+    def destroy(self) -> None:
+        fs.remove(self._directory)
+
+
+def _limit(value: int) -> str:
+    return "max" if value == -1 else str(value)
+
+
+def _set_memory(directory: str, memory: Memory, warnings: list[str]) -> None:
+    limit = memory.limit or 0
+    swap = swap_max(memory.swap or 0, limit)
+    if swap:
+        fs.write(directory, "memory.swap.max", _limit(swap), warnings)
+    if limit:
+        fs.write(directory, "memory.max", _limit(limit), warnings)
+    if memory.reservation:
+        fs.write(directory, "memory.low", str(memory.reservation), warnings)
+    if memory.disable_oom_killer:
+        warnings.append(f"cgroup v2 {directory}: disableOOMKiller has no v2 equivalent")
+
+
+def _set_cpu(directory: str, cpu: Cpu, warnings: list[str]) -> None:
+    if cpu.shares:
+        fs.write(directory, "cpu.weight", str(cpu_weight(cpu.shares)), warnings)
+    if cpu.quota or cpu.period:
+        value = str(cpu.quota) if cpu.quota and cpu.quota > 0 else "max"
+        if cpu.period:
+            value += f" {cpu.period}"
+        fs.write(directory, "cpu.max", value, warnings)
+    if cpu.cpus:
+        fs.write(directory, "cpuset.cpus", cpu.cpus, warnings)
+    if cpu.mems:
+        fs.write(directory, "cpuset.mems", cpu.mems, warnings)
