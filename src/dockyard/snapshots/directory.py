@@ -17,6 +17,10 @@ write transaction that inserts its record; removal deletes the record first, the
 directory to a ``trash-`` name and deletes it. So a crash can leave a directory without a record,
 never a record without its directory; :meth:`DirectorySnapshotter.cleanup` deletes those.
 Durability: one ``syncfs`` per commit (the layer), not an fsync per file.
+
+``snapshots/`` carries the inode flag ``FS_TOPDIR_FL`` (``chattr +T``) where the filesystem takes
+it, so that ext4's Orlov allocator gives each snapshot directory a block group of its own, as it
+does for top-level directories: see :func:`spread`.
 """
 
 from __future__ import annotations
@@ -33,11 +37,11 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from dockyard.errors import Conflict
+from dockyard.errors import Conflict, DockyardError
 from dockyard.mount import Mount
 from dockyard.snapshots import Info, Kind, Usage, WhiteoutStyle
 from dockyard.snapshots.metadata import MetaStore, Record
-from dockyard.sys import Syscalls
+from dockyard.sys import FS_TOPDIR_FL, Syscalls
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,32 @@ def disk_usage(path: Path) -> Usage:
     return Usage(size=size, inodes=len(seen))
 
 
+def spread(directory: Path, syscalls: Syscalls) -> None:
+    """Mark ``directory`` as the top of directory hierarchies (``FS_TOPDIR_FL``), so that ext4
+    places each directory made in it in a block group of its own choice rather than beside its
+    parent. Best effort: filesystems without the flag keep their own placement.
+
+    Why: without a journal, ext4 will not reuse an inode freed in the last 60 s (300 s while its
+    inode table block is dirty); allocating one scans the group's bitmap from the start and looks
+    up the inode table block of every such inode (fs/ext4/ialloc.c, ``recently_deleted``). Beside
+    a tree deleted moments ago (the previous layer, image or test) each file creation then costs
+    0.1-0.25 ms of kernel time instead of 5 us: a 6,000-file layer took 1.2 s instead of 0.1 s.
+    """
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        log.debug("cannot open %s to set FS_TOPDIR_FL: %s", directory, exc)
+        return
+    try:
+        flags = syscalls.inode_flags(fd)
+        if not flags & FS_TOPDIR_FL:
+            syscalls.set_inode_flags(fd, flags | FS_TOPDIR_FL)
+    except DockyardError as exc:  # ENOTTY, EOPNOTSUPP: tmpfs, btrfs, xfs...
+        log.debug("%s keeps its directory placement: %s", directory, exc)
+    finally:
+        os.close(fd)
+
+
 class DirectorySnapshotter(abc.ABC):
     """The snapshotter model over ``root/snapshots/<id>``; backends say how to fill and mount."""
 
@@ -72,6 +102,7 @@ class DirectorySnapshotter(abc.ABC):
         self._syscalls = syscalls
         self._dirs = self.root / "snapshots"
         self._dirs.mkdir(mode=0o700, parents=True, exist_ok=True)
+        spread(self._dirs, syscalls)
         self._meta = MetaStore(self.root / "metadata.db", clock)
         self._building: set[str] = set()
         self._building_lock = threading.Lock()

@@ -21,6 +21,7 @@ from dockyard.sys.flags import (
     CLONE_NEWPID,
     CLONE_NEWUSER,
     CLONE_NEWUTS,
+    FS_TOPDIR_FL,
     MNT_DETACH,
     MS_BIND,
     MS_NODEV,
@@ -47,6 +48,7 @@ __all__ = [
     "CLONE_NEWPID",
     "CLONE_NEWUSER",
     "CLONE_NEWUTS",
+    "FS_TOPDIR_FL",
     "MNT_DETACH",
     "MS_BIND",
     "MS_NODEV",
@@ -151,6 +153,14 @@ class Syscalls(Protocol):
 
     def close_range(self, first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
         """close_range(2); with CLOSE_RANGE_CLOEXEC the fds are marked close-on-exec instead."""
+        ...
+
+    def inode_flags(self, fd: int) -> int:
+        """ioctl(FS_IOC_GETFLAGS): the inode attribute flags of ``fd`` (``FS_*_FL``)."""
+        ...
+
+    def set_inode_flags(self, fd: int, flags: int) -> None:
+        """ioctl(FS_IOC_SETFLAGS): replace the inode attribute flags of ``fd``."""
         ...
 
 

@@ -1,4 +1,5 @@
-"""Constants from <sys/mount.h> and <sched.h> (x86_64 and aarch64 share these values)."""
+"""Constants from <sys/mount.h>, <sched.h> and <linux/fs.h> (x86_64 and aarch64 share these
+values)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,6 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+
+# Inode attribute flags (FS_IOC_GETFLAGS/FS_IOC_SETFLAGS, chattr(1)'s letters).
+FS_TOPDIR_FL = 0x00020000  # "T": the top of a directory hierarchy for ext4's Orlov allocator

@@ -61,6 +61,10 @@ class _SockFprog(ctypes.Structure):
     _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
 
 
+# _IOR('f', 1, long) and _IOW('f', 2, long); the kernel moves an int despite the size.
+_FS_IOC_GETFLAGS = 0x80086601
+_FS_IOC_SETFLAGS = 0x40086602
+
 _SECCOMP_SET_MODE_FILTER = 1
 _SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
 
@@ -179,3 +183,17 @@ class LinuxSyscalls:
         result = _libc.syscall(number, ctypes.c_uint(first), ctypes.c_uint(last),
                                ctypes.c_uint(flags))
         _check(result, "close_range", f"from fd {first}")
+
+    def inode_flags(self, fd: int) -> int:
+        value = ctypes.c_int(0)
+        result = _libc.ioctl(ctypes.c_int(fd), ctypes.c_ulong(_FS_IOC_GETFLAGS),
+                             ctypes.byref(value))
+        _check(result, "ioctl", f"FS_IOC_GETFLAGS of fd {fd}")
+        return value.value & 0xFFFFFFFF
+
+    def set_inode_flags(self, fd: int, flags: int) -> None:
+        log.debug("ioctl(%d, FS_IOC_SETFLAGS, %#x)", fd, flags)
+        value = ctypes.c_int(ctypes.c_uint32(flags).value)
+        result = _libc.ioctl(ctypes.c_int(fd), ctypes.c_ulong(_FS_IOC_SETFLAGS),
+                             ctypes.byref(value))
+        _check(result, "ioctl", f"FS_IOC_SETFLAGS {flags:#x} of fd {fd}")

@@ -27,6 +27,7 @@ class RecordingSyscalls:
     calls: list[Call] = field(default_factory=list)
     fail: dict[str, int] = field(default_factory=dict)
     prctl_result: int = 0
+    inode_flags_result: int = 0
     capability_sets: CapabilitySets = _ROOT_SETS
 
     def _record(self, name: str, *args: object) -> None:
@@ -86,3 +87,11 @@ class RecordingSyscalls:
 
     def close_range(self, first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
         self._record("close_range", first, last, flags)
+
+    def inode_flags(self, fd: int) -> int:
+        self._record("inode_flags", fd)
+        return self.inode_flags_result
+
+    def set_inode_flags(self, fd: int, flags: int) -> None:
+        self._record("set_inode_flags", fd, flags)
+        self.inode_flags_result = flags

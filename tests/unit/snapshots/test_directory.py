@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import pytest
 
 from dockyard.errors import AlreadyExists, Conflict, Internal, NotFound
 from dockyard.snapshots import Info, Kind, Snapshotter, Usage
-from dockyard.snapshots.directory import DirectorySnapshotter, disk_usage
+from dockyard.snapshots.directory import DirectorySnapshotter, disk_usage, spread
+from dockyard.snapshots.native import NativeSnapshotter
+from dockyard.sys import FS_TOPDIR_FL
 from dockyard.sys.recording import RecordingSyscalls
 
 from .conftest import make
@@ -43,8 +46,9 @@ def test_commit_syncs_once_and_caches_usage(
     (upper / "file").write_bytes(b"x" * 10000)
     os.link(upper / "file", upper / "link")
     expected = disk_usage(upper)
+    before = len(syscalls.calls)
     snapshotter.commit("A", "a", labels={"l": "v"})
-    assert [call.name for call in syscalls.calls] == ["syncfs"]
+    assert [call.name for call in syscalls.calls[before:]] == ["syncfs"]
     assert expected.inodes == 2
     assert snapshotter.usage("A") == expected
     (upper / "more").write_bytes(b"y")  # a committed layer's usage is the cached one
@@ -166,3 +170,22 @@ def test_use_after_close_is_an_internal_error(snapshotter: DirectorySnapshotter)
     snapshotter.close()
     with pytest.raises(Internal, match="metadata"):
         snapshotter.walk()
+
+
+def test_snapshots_dir_is_marked_a_top_directory_once(tmp_path: Path) -> None:
+    syscalls = RecordingSyscalls(inode_flags_result=0x800)  # FS_NOATIME_FL stays
+    spread(tmp_path, syscalls)
+    spread(tmp_path, syscalls)
+    assert [(c.name, c.args[1:]) for c in syscalls.calls] == [
+        ("inode_flags", ()), ("set_inode_flags", (0x800 | FS_TOPDIR_FL,)), ("inode_flags", ()),
+    ]
+
+
+def test_a_filesystem_without_inode_flags_is_fine(snapshotter: DirectorySnapshotter) -> None:
+    syscalls = RecordingSyscalls(fail={"inode_flags": errno.ENOTTY})
+    again = NativeSnapshotter(snapshotter.root / "other", syscalls)
+    try:
+        again.prepare("a")
+        assert [c.name for c in syscalls.calls] == ["inode_flags"]
+    finally:
+        again.close()
