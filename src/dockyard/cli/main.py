@@ -77,6 +77,7 @@ TOP_LEVEL = {
     "rmi": "Remove one or more images", "save": "Save one or more images to a tar archive "
     "(streamed to STDOUT by default)", "tag": "Create a tag TARGET_IMAGE that refers to "
     "SOURCE_IMAGE", "version": "Show the dockyard version information",
+    "registry": "Run an OCI distribution registry (serve, gc)",
 }
 GLOBAL = Command("", "[OPTIONS] COMMAND", "A container engine compatible with Docker", (
     Flag("debug", "D", help="Enable debug mode"),
@@ -155,6 +156,8 @@ def run(argv: Sequence[str], session: Session | None = None,
         if not top.args:
             out.write(top_help())
             return 0
+        if top.args[0] == "registry":
+            _exec_registry(top.args[1:])
         path, rest = _resolve(top.args)
         module_name, spec_name, run_name = COMMANDS[path]
         module = import_module(f"dockyard.cli.commands.{module_name}")
@@ -184,6 +187,13 @@ def run(argv: Sequence[str], session: Session | None = None,
         return exc.exit_code
     except Exception as exc:
         return _report(exc, err)
+
+
+def _exec_registry(args: list[str]) -> None:
+    """``dockyard registry ...`` is its own program (the distribution server never loads into
+    the CLI): replace this process with ``python -m dockyard.registry``."""
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "dockyard.registry", *args])
 
 
 def top_args(argv: Sequence[str]) -> list[str]:
