@@ -1,0 +1,159 @@
+"""The calls into the confinement modules, at the points runc makes them, with the spec's
+values converted to those modules' types.
+
+==========================  ====================================  ===========================
+when                        where                                 module
+==========================  ====================================  ===========================
+before the first fork       runtime (parent)                      seccomp: compile the filter
+after the first fork        runtime (parent), before the child     cgroups: create, add(pid)
+                            enters its namespaces
+after the rootfs mounts     the init, before finalize             console: pty, /dev/console,
+                                                                  master over the socket
+around the user switch      the init                              capabilities
+right before execve         the init                              seccomp: load
+delete, kill --all, ps      runtime                               cgroups: open, pids,
+                                                                  freeze/thaw, destroy
+==========================  ====================================  ===========================
+
+Each module is imported only by the function that needs it, so a command that does not use
+one does not pay for its import.
+"""
+
+from __future__ import annotations
+
+import errno
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from dockyard.runtime.capabilities import Capabilities
+    from dockyard.runtime.cgroups import CgroupHandle
+    from dockyard.runtime.cgroups import Resources as CgroupResources
+    from dockyard.runtime.seccomp import Program
+    from dockyard.runtime.spec import Capabilities as CapabilityNames
+    from dockyard.runtime.spec import ConsoleSize, Linux, Seccomp
+    from dockyard.sys import Syscalls
+
+
+def cgroup_resources(linux: Linux) -> CgroupResources:
+    """``linux.resources`` (and the device paths of ``linux.devices``) as the cgroups type."""
+    from dockyard.runtime import cgroups
+    from dockyard.runtime.devices import DeviceRule, cgroup_rules
+
+    spec = linux.resources
+    rules = () if spec is None else tuple(
+        DeviceRule(rule.allow, rule.type, rule.major, rule.minor, rule.access)
+        for rule in spec.devices)
+    devices = cgroup_rules(rules, [device.path for device in linux.devices])
+    if spec is None:
+        return cgroups.Resources(devices=devices)
+    memory, cpu = spec.memory, spec.cpu
+    return cgroups.Resources(
+        memory=None if memory is None else cgroups.Memory(
+            limit=memory.limit, reservation=memory.reservation, swap=memory.swap,
+            swappiness=memory.swappiness, disable_oom_killer=memory.disable_oom_killer),
+        cpu=None if cpu is None else cgroups.Cpu(
+            shares=cpu.shares, quota=cpu.quota, period=cpu.period,
+            realtime_runtime=cpu.realtime_runtime, realtime_period=cpu.realtime_period,
+            cpus=cpu.cpus, mems=cpu.mems),
+        pids_limit=None if spec.pids is None else spec.pids.limit,
+        devices=devices,
+        unified=tuple(spec.unified.items()),
+    )
+
+
+def create_cgroup(linux: Linux, container_id: str) -> CgroupHandle:
+    """Make the container's cgroup (``linux.cgroupsPath``, else one named by the id)."""
+    from dockyard.runtime import cgroups
+
+    return cgroups.discover().create(linux.cgroups_path, cgroup_resources(linux), container_id)
+
+
+def open_cgroup(paths: Mapping[str, str]) -> CgroupHandle:
+    from dockyard.runtime import cgroups
+
+    return cgroups.discover().open(paths)
+
+
+def compile_seccomp(seccomp: Seccomp | None, sys: Syscalls) -> Program | None:
+    """The filter for ``linux.seccomp``, built in the runtime so a bad profile fails before
+    any process exists; None when the spec has none (or an empty one, as runc)."""
+    if seccomp is None:
+        return None
+    from dockyard.runtime import seccomp as filters
+
+    spec = filters.SeccompSpec(
+        default_action=seccomp.default_action, default_errno_ret=seccomp.default_errno_ret,
+        architectures=seccomp.architectures, flags=seccomp.flags,
+        syscalls=tuple(
+            filters.SeccompSyscall(
+                names=rule.names, action=rule.action, errno_ret=rule.errno_ret,
+                args=tuple(filters.SeccompArg(index=arg.index, value=arg.value, op=arg.op,
+                                              value_two=arg.value_two) for arg in rule.args))
+            for rule in seccomp.syscalls),
+    )
+    if not spec.enabled:
+        return None
+    return filters.Seccomp(sys).compile(spec)
+
+
+def load_seccomp(program: Program | None, sys: Syscalls) -> None:
+    """Install the compiled filter on the calling process (the init, before execve)."""
+    if program is None:
+        return
+    from dockyard.runtime import seccomp as filters
+
+    filters.Seccomp(sys).load(program)
+
+
+def capabilities(names: CapabilityNames | None, sys: Syscalls) -> Capabilities:
+    """The applier for ``process.capabilities`` (an absent object means every set empty)."""
+    from dockyard.runtime import capabilities as caps
+
+    spec = caps.CapabilitySpec() if names is None else caps.CapabilitySpec(
+        bounding=names.bounding, effective=names.effective, inheritable=names.inheritable,
+        permitted=names.permitted, ambient=names.ambient)
+    last = caps.last_cap()
+
+    class RuncAmbient(caps.Capabilities):
+        """runc (gocapability's ``Apply``) ignores every error of an ambient raise: a
+        capability missing from the inheritable set (EPERM, as in ``runc spec``'s config)
+        is simply not raised. ``Capabilities.apply`` ignores only EINVAL; until it follows
+        runc, an EPERM of an ambient raise ends the ambient step here instead of failing."""
+
+        def apply(self) -> None:
+            from dockyard.errors import SystemCallError
+
+            try:
+                super().apply()
+            except SystemCallError as exc:
+                if exc.errno != errno.EPERM or "ambient raise" not in str(exc):
+                    raise
+
+    return RuncAmbient(sys, caps.resolve(spec, last), last)
+
+
+def attach_console(socket_path: str, size: ConsoleSize | None, sys: Syscalls,
+                   *, mount: bool) -> None:
+    """A pty from the container's /dev/ptmx: the master goes to the caller over
+    ``socket_path``, the slave becomes stdio and the controlling terminal (runc's
+    ``setupConsole`` + ``Setctty``); with ``mount`` it is also bound over /dev/console."""
+    import os
+
+    from dockyard.runtime import console
+
+    pty = console.open_pty()
+    try:
+        if size is not None and size.height and size.width:
+            console.resize(pty.master, size.height, size.width)
+        if mount:
+            console.mount_console(sys, pty.slave_path)
+        sock = console.connect(socket_path)
+        try:
+            console.send_master(sock, pty.master)
+        finally:
+            sock.close()
+    finally:
+        os.close(pty.master)
+    console.attach(pty.slave_path)

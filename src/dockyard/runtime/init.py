@@ -1,0 +1,271 @@
+"""What runs between the runtime's fork and the container's execve(2): the two child stages.
+
+The runtime forks **stage 1**, which (after the runtime has put it in the container's cgroup)
+joins and creates the container's namespaces and forks the **init**: a new pid namespace
+takes effect for children only, and the runtime itself never changes its namespaces (a warm
+spawner stays as it was). The messages between them are drawn in ``channel.py``.
+
+Stage 1, first of all: non-dumpable (CVE-2019-5736: while the interpreter runs inside the
+container's namespaces, /proc/<pid>/exe, fd/ and mem of it cannot be opened by the container,
+and execve(2) makes the container's binary dumpable again); the fds the container gets put in
+place (stdio, then ``--preserve-fds``) and every other inherited fd closed (so none can serve
+as a cwd or path into the host, CVE-2024-21626).
+
+The init of a new container, in runc's order (``standard_init_linux.go``)::
+
+    setsid; loopback up (new network namespace)
+    rootfs: mounts, /dev, pivot_root (rootfs.py); mkdir cwd
+    console (process.terminal: pty, /dev/console, master over --console-socket)
+    rootfs: read-only mounts and root; umask
+    hostname, domainname; sysctl; readonly and masked paths
+    rlimits; oom_score_adj
+    [seccomp here when noNewPrivileges is false: loading needs CAP_SYS_ADMIN]
+    capabilities: bounding set, keep caps; groups, gid, uid; cwd; capabilities
+    no_new_privs; PATH lookup of args[0]         (a missing binary fails create)
+    "ready" -> runtime writes state.json -> "run"
+    signals to default, stray fds close-on-exec; seccomp (noNewPrivileges)
+    create: close the pipes, open exec.fifo for writing (blocks until ``start``), write "0"
+    execve
+
+An exec'd process does the same minus the root filesystem, hostname and sysctl (it joins the
+namespaces of the container's init, so its mounts are already there).
+"""
+
+from __future__ import annotations
+
+import os
+
+from dockyard.runtime import process as proc
+from dockyard.runtime.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+    from dockyard.runtime.channel import Channel
+    from dockyard.runtime.namespaces import Plan
+    from dockyard.runtime.seccomp import Program
+    from dockyard.runtime.spec import Process, Spec
+    from dockyard.sys import Syscalls
+
+PR_SET_DUMPABLE = 4
+
+
+def preload(job: Job) -> None:
+    """Import now what the child stages import later: once the init has changed its root (or
+    an exec'd process joined the container's mount namespace) the host's modules are out of
+    reach. In a warm spawner they stay loaded for the next container."""
+    import fcntl  # noqa: F401
+    import resource  # noqa: F401
+    import select  # noqa: F401
+    import stat  # noqa: F401
+    import struct  # noqa: F401
+
+    from dockyard.runtime import capabilities, channel, namespaces, signals  # noqa: F401
+
+    if job.kind == "init":
+        import _socket  # noqa: F401
+
+        from dockyard.runtime import devnodes, mounts, rootfs  # noqa: F401
+    if job.process.terminal:
+        from dockyard.runtime import console  # noqa: F401
+    if job.seccomp is not None:
+        from dockyard.runtime import seccomp  # noqa: F401
+
+
+class Job(Record):
+    """Everything the child stages need; they are forks, so nothing is serialised."""
+
+    kind: str
+    """"init" for create and run, "exec" for exec."""
+    container_id: str
+    spec: Spec
+    process: Process
+    bundle: str
+    rootfs: str
+    plan: Plan
+    fds: tuple[int, ...] = (0, 1, 2)
+    """The fds that become 0, 1, 2, 3, ... in the container (stdio, then preserved fds)."""
+    fifo: str = ""
+    """create: the exec fifo the init waits on; "" for run and exec."""
+    no_pivot: bool = False
+    console_socket: str = ""
+    seccomp: Program | None = None
+
+
+class Pipes(Record):
+    """The pipe fds a stage owns: its inbox, the init's inbox, the shared outbox."""
+
+    stage_inbox: int
+    init_inbox: int
+    outbox: int
+
+
+def stage_one(job: Job, pipes: Pipes, sys: Syscalls) -> NoReturn:
+    """Stage 1 in the forked child: never returns, exits 0 once the init is forked."""
+    from dockyard.runtime.channel import Channel
+
+    channel = Channel(pipes.stage_inbox, pipes.outbox)
+    try:
+        sys.prctl(PR_SET_DUMPABLE, 0)
+        pipes = _arrange_fds(job.fds, pipes)
+        channel = Channel(pipes.stage_inbox, pipes.outbox)
+        channel.expect("go", "stage 1")
+        from dockyard.runtime import namespaces
+
+        namespaces.enter(job.plan, sys)
+        pid = os.fork()
+        if pid == 0:
+            os.close(pipes.stage_inbox)
+            _child(job, Channel(pipes.init_inbox, pipes.outbox), sys)
+        channel.send("pid", str(pid))
+        channel.expect("ack", "stage 1")
+    except BaseException as exc:  # report whatever happened; never return into the caller
+        _report(channel, exc)
+        os._exit(1)
+    os._exit(0)
+
+
+def _child(job: Job, channel: Channel, sys: Syscalls) -> NoReturn:
+    try:
+        if job.kind == "exec":
+            _exec(job, channel, sys)
+        else:
+            _init(job, channel, sys)
+    except BaseException as exc:
+        _report(channel, exc)
+        os._exit(1)
+    os._exit(127)  # _init and _exec end in execve
+
+
+def _report(channel: Channel, exc: BaseException) -> None:
+    try:
+        channel.send_error(exc)
+    except OSError:
+        return  # the runtime is gone; nobody to tell
+
+
+def _arrange_fds(fds: tuple[int, ...], pipes: Pipes) -> Pipes:
+    """Put ``fds`` at 0, 1, 2, ... (inheritable), the pipes above them, close everything else."""
+    import fcntl
+
+    base = max(len(fds), *fds, 2) + 1
+    moved = Pipes(**{name: fcntl.fcntl(getattr(pipes, name), fcntl.F_DUPFD_CLOEXEC, base)
+                     for name in ("stage_inbox", "init_inbox", "outbox")})
+    if fds != tuple(range(len(fds))):
+        temps = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, base) for fd in fds]
+        for target, temp in enumerate(temps):
+            os.dup2(temp, target, inheritable=True)
+        for temp in temps:
+            os.close(temp)
+    keep = {*range(len(fds)), moved.stage_inbox, moved.init_inbox, moved.outbox}
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                continue
+    for fd in range(len(fds)):
+        os.set_inheritable(fd, True)
+    return moved
+
+
+def _init(job: Job, channel: Channel, sys: Syscalls) -> None:
+    from dockyard.runtime import confinement, namespaces
+    from dockyard.runtime.rootfs import Rootfs
+
+    spec, process = job.spec, job.process
+    os.setsid()
+    if job.plan.new & namespaces.FLAGS["network"]:
+        namespaces.bring_up_loopback()
+    fifo = os.open(job.fifo, os.O_PATH | os.O_CLOEXEC) if job.fifo else -1
+    rootfs = Rootfs(sys, spec, job.rootfs, job.bundle, no_pivot=job.no_pivot,
+                    mount_namespace=job.plan.has("mount"), cgroupns=job.plan.has("cgroup"))
+    rootfs.prepare()
+    os.makedirs(process.cwd, 0o755, exist_ok=True)
+    if process.terminal:
+        confinement.attach_console(job.console_socket, process.console_size, sys, mount=True)
+    rootfs.finalize()
+    os.umask(process.user.umask if process.user.umask is not None else 0o022)
+    if spec.hostname:
+        sys.sethostname(spec.hostname)
+    if spec.domainname:
+        sys.setdomainname(spec.domainname)
+    proc.apply_sysctl(spec.linux.sysctl)
+    rootfs.protect()
+    path, argv, env = _become_user(job, sys)
+    _handshake(job, channel, sys)
+    if fifo >= 0:
+        _wait_for_start(fifo)
+    os.execve(path, argv, env)
+
+
+def _exec(job: Job, channel: Channel, sys: Syscalls) -> None:
+    from dockyard.runtime import confinement
+
+    process = job.process
+    os.setsid()
+    if process.terminal:
+        confinement.attach_console(job.console_socket, process.console_size, sys, mount=False)
+    os.umask(process.user.umask if process.user.umask is not None else 0o022)
+    path, argv, env = _become_user(job, sys)
+    _handshake(job, channel, sys)
+    os.execve(path, argv, env)
+
+
+def _become_user(job: Job, sys: Syscalls) -> tuple[str, list[str], dict[str, str]]:
+    """rlimits, oom score, capabilities around the user switch, cwd, no_new_privs, lookup."""
+    from dockyard.runtime import confinement
+
+    process = job.process
+    proc.apply_rlimits(process.rlimits)
+    if job.kind == "init":
+        proc.apply_oom_score_adj(process.oom_score_adj)
+    if job.seccomp is not None and not process.no_new_privileges:
+        confinement.load_seccomp(job.seccomp, sys)  # needs CAP_SYS_ADMIN: before the drop
+    user = process.user
+    exec_user = proc.lookup_user(user.uid, user.gid, user.additional_gids,
+                                 proc.read_text("/etc/passwd"), proc.read_text("/etc/group"))
+    try:
+        proc.change_directory(process.cwd)
+        moved = True
+    except PermissionError:
+        moved = False  # the container's user may be able to; try again after the switch
+    caps = confinement.capabilities(process.capabilities, sys)
+    caps.drop_bounding()
+    caps.keep_across_setuid()
+    proc.apply_user(exec_user)
+    if not moved:
+        proc.change_directory(process.cwd)
+    caps.clear_keep()
+    caps.apply()
+    if process.no_new_privileges:
+        proc.no_new_privileges(sys)
+    return proc.prepare_exec(process, exec_user)
+
+
+def _handshake(job: Job, channel: Channel, sys: Syscalls) -> None:
+    """"ready", wait for "run", then the last steps before execve that need no runtime."""
+    from dockyard.runtime import confinement
+
+    channel.send("ready")
+    channel.expect("run", "init")
+    from dockyard.runtime import signals
+
+    signals.reset()
+    proc.close_fds(len(job.fds), sys)
+    if job.seccomp is not None and job.process.no_new_privileges:
+        confinement.load_seccomp(job.seccomp, sys)
+    if job.fifo:
+        channel.close()  # end of file tells the runtime that create is done
+
+
+def _wait_for_start(fifo: int) -> None:
+    """Block until ``start`` opens the exec fifo, then tell it we go (runc's handshake)."""
+    fd = os.open(f"/proc/self/fd/{fifo}", os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, b"0")
+    finally:
+        os.close(fd)
+    os.close(fifo)

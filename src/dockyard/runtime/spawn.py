@@ -1,0 +1,128 @@
+"""The runtime's side of starting a container process: fork stage 1, talk to it and to the
+init over the pipes of ``channel.py``, and on any failure leave no process behind.
+
+The runtime never changes its own namespaces, credentials or signal dispositions here, and
+forks only from a single thread; the same code serves the one-shot commands and a warm
+spawner (``library.py``). The init is a grandchild: it is reparented to the caller only if
+the caller is a child subreaper (prctl PR_SET_CHILD_SUBREAPER; ``run`` and ``exec`` without
+``--detach`` make themselves one to wait for it), else to the nearest subreaper or pid 1, as
+runc's init is.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dockyard.errors import Internal
+from dockyard.runtime.channel import Channel
+from dockyard.runtime.init import Pipes, preload, stage_one
+from dockyard.runtime.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from dockyard.runtime.init import Job
+    from dockyard.sys import Syscalls
+
+SIGKILL = 9
+
+
+class Spawned(Record):
+    """The container process once it is ready: its pid, a pidfd on it, its start time."""
+
+    pid: int
+    pidfd: int
+    start_time: int
+
+
+def check_single_threaded() -> None:
+    """fork(2) from a threaded process copies one thread and whatever locks the others held."""
+    import sys
+
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        raise Internal("the runtime must fork from a single-threaded process")
+
+
+def spawn(
+    job: Job, sys: Syscalls, *, placed: Callable[[int], None], ready: Callable[[Spawned], None]
+) -> Spawned:
+    """Fork stage 1; ``placed(stage1_pid)`` puts it in its cgroup before it goes on;
+    ``ready(spawned)`` runs once the init reports ready (write state.json, the pid file).
+
+    Returns once the init has gone past the runtime's part (create: waits on exec.fifo;
+    run and exec: has called execve). On failure the processes are killed and waited for."""
+    check_single_threaded()
+    preload(job)
+    stage_r, stage_w = os.pipe2(os.O_CLOEXEC)
+    init_r, init_w = os.pipe2(os.O_CLOEXEC)
+    out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    try:
+        first = os.fork()
+    except BaseException:
+        for fd in (stage_r, stage_w, init_r, init_w, out_r, out_w):
+            os.close(fd)
+        raise
+    if first == 0:
+        for fd in (stage_w, init_w, out_r):
+            os.close(fd)
+        stage_one(job, Pipes(stage_inbox=stage_r, init_inbox=init_r, outbox=out_w), sys)
+    for fd in (stage_r, init_r, out_w):
+        os.close(fd)
+    to_stage, to_init = Channel(out_r, stage_w), Channel(-1, init_w)
+    pidfd = -1
+    try:
+        placed(first)
+        to_stage.send("go")
+        pid = int(to_stage.expect("pid", "stage 1"))
+        pidfd = os.pidfd_open(pid)
+        to_stage.send("ack")
+        _reap(first)
+        to_stage.expect("ready", "container init")
+        from dockyard.runtime.state import start_time
+
+        spawned = Spawned(pid=pid, pidfd=pidfd, start_time=start_time(pid) or 0)
+        ready(spawned)
+        to_init.send("run")
+        to_stage.drain("container init")
+        return spawned
+    except BaseException:
+        _kill(first, pidfd)
+        raise
+    finally:
+        to_stage.close()
+        to_init.close()
+
+
+def _reap(first: int) -> None:
+    _, status = os.waitpid(first, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise Internal(f"stage 1 (pid {first}) exited with status {status:#x}")
+
+
+def _kill(first: int, pidfd: int) -> None:
+    """SIGKILL stage 1 and the init, and wait until both are gone."""
+    _kill_child(first)
+    if pidfd < 0:
+        return
+    import select
+
+    from dockyard.runtime import signals
+
+    try:
+        signals.pidfd_send_signal(pidfd, SIGKILL)
+        select.select([pidfd], [], [], 10.0)  # readable once the process has exited
+        os.waitid(os.P_PIDFD, pidfd, os.WEXITED)  # reaps it when it is our child (subreaper)
+    except (ProcessLookupError, ChildProcessError):
+        return
+    finally:
+        os.close(pidfd)
+
+
+def _kill_child(pid: int) -> None:
+    try:
+        os.kill(pid, SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        return
