@@ -1,0 +1,133 @@
+"""``create``: a container whose init waits, fully set up, until ``start`` (and the first half of
+``run``, which lets the init go on at once).
+
+Order: read and check config.json and compile the seccomp filter (nothing exists yet, so a
+failure leaves nothing); make ``<root>/<id>`` (locked) with a copy of config.json and, for
+create, exec.fifo; fork (``spawn.py``): the cgroup is made and stage 1 put in it before the
+namespaces are entered; once the init is ready, state.json and the pid file are written.
+Any failure kills the processes, removes the cgroup and the state directory: no mount
+(they live in the container's mount namespace), namespace, cgroup or process remains.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from dockyard.runtime import validate
+from dockyard.runtime.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from dockyard.runtime.cgroups import CgroupHandle
+    from dockyard.runtime.init import Job
+    from dockyard.runtime.spawn import Spawned
+    from dockyard.runtime.spec import Spec
+    from dockyard.runtime.state import ContainerDir, StateRoot
+    from dockyard.sys import Syscalls
+
+
+class CreateOptions(Record):
+    """The flags of ``create``/``run`` that shape the container."""
+
+    bundle: str
+    pid_file: str = ""
+    console_socket: str = ""
+    no_pivot: bool = False
+    fds: tuple[int, ...] = (0, 1, 2)
+    """The fds that become the container's 0, 1, 2, 3, ... (stdio then preserved fds)."""
+    detach: bool = True
+
+
+class Created(Record):
+    """A container whose init is ready."""
+
+    pid: int
+    pidfd: int
+    directory: ContainerDir
+    cgroup: CgroupHandle | None
+    spec: Spec
+
+
+def create(
+    root: StateRoot, container_id: str, options: CreateOptions, sys: Syscalls, *,
+    start: bool = False,
+) -> Created:
+    """Create the container; with ``start`` the init does not wait for ``start`` (``run``)."""
+    from dockyard.runtime import confinement, namespaces, spec
+
+    bundle = os.path.abspath(options.bundle)
+    config, raw = spec.load(bundle)
+    process = validate.container(config)
+    validate.terminal(process, options.console_socket, options.detach)
+    rootfs = validate.rootfs_path(config, bundle)
+    plan = namespaces.plan(config.linux.namespaces)
+    program = confinement.compile_seccomp(config.linux.seccomp, sys)
+    directory = root.create(container_id)
+    cgroup: list[CgroupHandle] = []
+    try:
+        directory.save_config(raw)
+        if not start:
+            directory.make_fifo()
+        from dockyard.runtime.init import Job
+
+        job = Job(kind="init", container_id=container_id, spec=config, process=process,
+                  bundle=bundle, rootfs=rootfs, plan=plan, fds=options.fds,
+                  fifo="" if start else directory.fifo, no_pivot=options.no_pivot,
+                  console_socket=options.console_socket, seccomp=program)
+        spawned = _spawn(job, sys, directory, cgroup=cgroup, options=options, config=config)
+    except BaseException:
+        for handle in cgroup:
+            _quietly(handle.destroy)
+        _quietly(directory.remove)
+        raise
+    finally:
+        directory.unlock()
+    return Created(pid=spawned.pid, pidfd=spawned.pidfd, directory=directory,
+                   cgroup=cgroup[0] if cgroup else None, spec=config)
+
+
+def _spawn(job: Job, sys: Syscalls, directory: ContainerDir, *, cgroup: list[CgroupHandle],
+           options: CreateOptions, config: Spec) -> Spawned:
+    from dockyard.runtime import confinement
+    from dockyard.runtime.spawn import spawn
+    from dockyard.runtime.state import Saved, rfc3339_nano
+
+    created = rfc3339_nano(time.time_ns())
+
+    def placed(pid: int) -> None:
+        handle = confinement.create_cgroup(config.linux, job.container_id)
+        cgroup.append(handle)
+        handle.add(pid)
+
+    def ready(spawned: Spawned) -> None:
+        directory.write(Saved(
+            id=job.container_id, pid=spawned.pid, start_time=spawned.start_time,
+            bundle=job.bundle, rootfs=job.rootfs, created=created,
+            cgroup_paths=dict(cgroup[0].paths) if cgroup else {},
+            annotations=config.annotations))
+        if options.pid_file:
+            write_pid_file(options.pid_file, spawned.pid)
+
+    return spawn(job, sys, placed=placed, ready=ready)
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """Write ``pid`` to ``path`` atomically (a temp file beside it, renamed), as runc does."""
+    path = os.path.abspath(path)
+    temp = os.path.join(os.path.dirname(path), "." + os.path.basename(path))
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        os.write(fd, str(pid).encode())
+    finally:
+        os.close(fd)
+    os.rename(temp, path)
+
+
+def _quietly(action: Callable[[], None]) -> None:
+    try:
+        action()
+    except Exception:  # cleanup after a failure: the first error is the one to report
+        return

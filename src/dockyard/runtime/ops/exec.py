@@ -1,0 +1,142 @@
+"""``exec``: a new process in a running (or created) container.
+
+The process is ``--process FILE`` (a process.json), or the bundle's config.json process with
+the command line's args and overrides (``--cwd``, ``--env``, ``--user``, ``--additional-gids``,
+``--cap``, ``--tty``, ``--no-new-privs``), as runc builds it. Stage 1 joins every namespace of
+the container's init (``/proc/<pid>/ns/*``) after the runtime has put it in the container's
+cgroup, then forks the process, which changes user, capabilities and directory, loads the
+container's seccomp filter and calls execve.
+"""
+
+from __future__ import annotations
+
+from dockyard.errors import Conflict, InvalidArgument
+from dockyard.runtime.record import Record
+from dockyard.runtime.state import STOPPED
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockyard.runtime.spec import Process, Spec
+    from dockyard.runtime.state import Saved, StateRoot
+    from dockyard.sys import Syscalls
+
+
+class ExecOptions(Record):
+    """How to run the process (flags of ``exec`` other than the process's own)."""
+
+    fds: tuple[int, ...] = (0, 1, 2)
+    console_socket: str = ""
+    pid_file: str = ""
+    detach: bool = False
+
+
+class Overrides(Record):
+    """The argv form's changes to the bundle's process."""
+
+    args: tuple[str, ...]
+    cwd: str = ""
+    env: tuple[str, ...] = ()
+    user: str = ""
+    additional_gids: tuple[int, ...] = ()
+    caps: tuple[str, ...] = ()
+    tty: bool = False
+    no_new_privs: bool | None = None
+
+
+def process_from(base: Process, overrides: Overrides) -> Process:
+    """runc's ``getProcess`` for the argv form."""
+    from dockyard.runtime.spec import Capabilities
+
+    if not overrides.args:
+        raise InvalidArgument("process args cannot be empty")
+    user = base.user
+    if overrides.user:
+        uid_text, _, gid_text = overrides.user.partition(":")
+        try:
+            uid = int(uid_text)
+            gid = int(gid_text) if gid_text else user.gid
+        except ValueError as exc:
+            raise InvalidArgument(f"--user {overrides.user!r}: want <uid>[:<gid>]") from exc
+        user = user.replace(uid=uid, gid=gid)
+    if overrides.additional_gids:
+        user = user.replace(additional_gids=user.additional_gids + overrides.additional_gids)
+    caps = base.capabilities
+    if overrides.caps:
+        caps = caps or Capabilities()
+        more = overrides.caps
+        caps = caps.replace(bounding=caps.bounding + more, effective=caps.effective + more,
+                            permitted=caps.permitted + more, ambient=caps.ambient + more)
+    return base.replace(
+        args=overrides.args, cwd=overrides.cwd or base.cwd, env=base.env + overrides.env,
+        user=user, capabilities=caps, terminal=overrides.tty,
+        no_new_privileges=base.no_new_privileges if overrides.no_new_privs is None
+        else overrides.no_new_privs,
+    )
+
+
+def load_process(path: str) -> Process:
+    from dockyard.runtime.spec import parse_process
+
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as exc:
+        raise InvalidArgument(f"--process {path}: {exc.strerror}") from exc
+    return parse_process(data, path)
+
+
+def container(root: StateRoot, container_id: str) -> tuple[Saved, Spec]:
+    """The container's record and spec, if it may be exec'd into."""
+    from dockyard.runtime.spec import parse
+
+    directory = root.open(container_id)
+    saved = directory.read()
+    if saved is None or directory.status(saved) == STOPPED:
+        raise Conflict("cannot exec in a stopped container")
+    return saved, parse(directory.read_config())
+
+
+def execute(root: StateRoot, container_id: str, process: Process, options: ExecOptions,
+            sys: Syscalls) -> int:
+    """Start ``process`` in the container; its exit status, or its pid with ``detach``."""
+    from dockyard.runtime import foreground, validate
+
+    saved, spec = container(root, container_id)
+    validate.terminal(process, options.console_socket, options.detach)
+    if options.detach:
+        return _spawn(saved, spec, process, options, sys)
+    mask = foreground.prepare(sys)
+    try:
+        pid = _spawn(saved, spec, process, options, sys)
+    except BaseException:
+        foreground.restore(mask)
+        raise
+    return foreground.wait(pid, mask)
+
+
+def _spawn(saved: Saved, spec: Spec, process: Process, options: ExecOptions,
+           sys: Syscalls) -> int:
+    import os
+
+    from dockyard.runtime import confinement, namespaces
+    from dockyard.runtime.init import Job
+    from dockyard.runtime.ops.create import write_pid_file
+    from dockyard.runtime.spawn import Spawned, spawn
+
+    job = Job(kind="exec", container_id=saved.id, spec=spec, process=process,
+              bundle=saved.bundle, rootfs=saved.rootfs,
+              plan=namespaces.exec_plan(spec.linux.namespaces, saved.pid), fds=options.fds,
+              console_socket=options.console_socket,
+              seccomp=confinement.compile_seccomp(spec.linux.seccomp, sys))
+
+    def placed(pid: int) -> None:
+        if saved.cgroup_paths:
+            confinement.open_cgroup(saved.cgroup_paths).add(pid)
+
+    def ready(spawned: Spawned) -> None:
+        if options.pid_file:
+            write_pid_file(options.pid_file, spawned.pid)
+
+    spawned = spawn(job, sys, placed=placed, ready=ready)
+    os.close(spawned.pidfd)
+    return spawned.pid
