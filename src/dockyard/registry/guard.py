@@ -42,7 +42,9 @@ _MAX_FORM = 64 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """Who a request comes from (None: anonymous) and a test of what else it may do."""
+    """Who a request comes from (None: anonymous) and a test of what else it may do (pull
+    from a mount's source, see a repository in the catalog): by the policy, or what a token
+    grants beyond it."""
 
     account: str | None
     can: Callable[[Scope], bool]
@@ -107,7 +109,9 @@ class TokenGuard:
             if not grant.allows(scope):
                 challenge = self._challenge(request, needed, "insufficient_scope")
                 raise _denied(scope, grant.account, status=401, headers=challenge)
-        return Identity(grant.account, grant.allows)
+        policy = self._policy
+        return Identity(grant.account, lambda s: grant.allows(s)
+                        or policy.granted(grant.account, s) == s.actions)
 
     async def token(self, request: Request) -> Response:
         """``GET /token`` (basic credentials optional) or ``POST /token`` (password grant)."""

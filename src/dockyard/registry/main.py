@@ -31,7 +31,24 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="info",
                         choices=("debug", "info", "warning", "error"))
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the registry")
+    _serve_flags(commands.add_parser("serve", help="serve the registry"))
+    gc = commands.add_parser("gc", help="remove blobs that no manifest references")
+    gc.add_argument("--config", type=Path)
+    gc.add_argument("--root")
+    gc.add_argument("--grace", default="3600",
+                    help="keep blobs linked or stored within this many seconds (default 3600)")
+    gc.add_argument("--upload-ttl", default="86400",
+                    help="prune upload sessions idle for this many seconds (default 86400)")
+    gc.add_argument("--delete-untagged", action="store_true",
+                    help="also remove manifests no tag reaches")
+    gc.add_argument("--dry-run", action="store_true", help="report only")
+    pw = commands.add_parser("htpasswd", help="print an htpasswd line with a bcrypt hash")
+    pw.add_argument("user")
+    pw.add_argument("password", nargs="?")
+    return parser
+
+
+def _serve_flags(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--config", type=Path, help="TOML or JSON settings file")
     serve.add_argument("--root", help="where blobs and repositories live")
     serve.add_argument("--addr", help="host:port to listen on (default 127.0.0.1:5000)")
@@ -52,20 +69,6 @@ def _parser() -> argparse.ArgumentParser:
                        help="allow DELETE of manifests, tags and blobs")
     serve.add_argument("--max-upload-size", help="largest blob accepted (e.g. 2GiB)")
     serve.add_argument("--max-manifest-size", help="largest manifest accepted (default 4MiB)")
-    gc = commands.add_parser("gc", help="remove blobs that no manifest references")
-    gc.add_argument("--config", type=Path)
-    gc.add_argument("--root")
-    gc.add_argument("--grace", default="3600",
-                    help="keep blobs linked or stored within this many seconds (default 3600)")
-    gc.add_argument("--upload-ttl", default="86400",
-                    help="prune upload sessions idle for this many seconds (default 86400)")
-    gc.add_argument("--delete-untagged", action="store_true",
-                    help="also remove manifests no tag reaches")
-    gc.add_argument("--dry-run", action="store_true", help="report only")
-    pw = commands.add_parser("htpasswd", help="print an htpasswd line with a bcrypt hash")
-    pw.add_argument("user")
-    pw.add_argument("password", nargs="?")
-    return parser
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from dockyard.registry.storage import RegistryStore
 
 log = logging.getLogger(__name__)
 
+MAX_OPEN = 256  # writers kept open between requests (two file descriptors each)
 _UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _RANGE = re.compile(r"(?:bytes[ =])?([0-9]{1,18})-([0-9]{1,18})(?:/(?:[0-9]+|\*))?")
 
@@ -67,11 +68,11 @@ class Uploads:
         self._sessions: dict[str, _Session] = {}
 
     async def start(self, name: str) -> str:
-        """A new, empty session; returns its id."""
+        """A new, empty session; returns its id. Its writer opens with its first chunk, so a
+        client that only POSTs holds no file open here."""
         upload_id = str(uuid.uuid4())
         ref = upload_ref(name, upload_id)
-        writer = await asyncio.to_thread(self._content.writer, ref)
-        self._sessions[ref] = _Session(writer, self._clock())
+        await asyncio.to_thread(lambda: self._content.writer(ref).close())
         log.debug("started upload %s", ref)
         return upload_id
 
@@ -134,13 +135,19 @@ class Uploads:
             await asyncio.to_thread(_discard, writer, self._content.abort, ref)
             raise
 
-    async def reap(self) -> None:
-        """Close writers idle for longer than ``idle``; their sessions stay resumable."""
+    async def reap(self, keep: int | None = None) -> None:
+        """Close writers idle for longer than ``idle`` (and, with ``keep``, the least recently
+        used beyond that many); their sessions stay resumable. Closing flushes at most one
+        buffer, so it happens here, with no await between the check and the close."""
         now = self._clock()
-        for ref, session in list(self._sessions.items()):
-            if now - session.used_at > self._idle and not session.lock.locked():
-                del self._sessions[ref]
-                await asyncio.to_thread(session.writer.close)
+        idle = sorted((s.used_at, ref) for ref, s in self._sessions.items()
+                      if not s.lock.locked())
+        excess = len(self._sessions) - keep if keep is not None else 0
+        for count, (used_at, ref) in enumerate(idle):
+            if now - used_at > self._idle or count < excess:
+                session = self._sessions.pop(ref)
+                with suppress(DockyardError):
+                    session.writer.close()
                 log.debug("closed idle upload %s", ref)
 
     async def close(self) -> None:
@@ -167,6 +174,8 @@ class Uploads:
                 session.used_at = self._clock()
 
     async def _open(self, name: str, upload_id: str, ref: str) -> _Session:
+        if len(self._sessions) >= MAX_OPEN:
+            await self.reap(keep=MAX_OPEN - 1)
         try:
             await asyncio.to_thread(self._content.status, ref)
             writer = await asyncio.to_thread(self._content.writer, ref)

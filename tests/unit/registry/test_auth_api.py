@@ -168,3 +168,12 @@ def test_oauth_password_grant(make_api: Any, seeded: Api, htpasswd: Htpasswd) ->
     assert (bad.status, bad.code) == (401, "UNAUTHORIZED")
     refresh = api("POST", "/token", b"grant_type=refresh_token&refresh_token=x")
     assert refresh.status == 400
+
+
+def test_catalog_with_a_token(make_api: Any, seeded: Api, htpasswd: Htpasswd) -> None:
+    api, _ = token_api(make_api, seeded.store.root, htpasswd)
+    token = fetch_token(api, "registry:catalog:*", basic("bob", "builder"))
+    assert api("GET", "/v2/_catalog", headers=bearer(token)).json() == {
+        "repositories": ["bob/app", "public/app", "shared/app"]}
+    pull_only = fetch_token(api, "repository:bob/app:pull", basic("bob", "builder"))
+    assert api("GET", "/v2/_catalog", headers=bearer(pull_only)).code == "DENIED"

@@ -231,3 +231,21 @@ def test_read_only_refuses_writes_and_serves_reads(make_api: Any) -> None:
         reply = ro(method, url)
         assert (reply.status, reply.code) == (405, "UNSUPPORTED"), url
     assert ro("GET", f"/v2/one/blobs/{DIGEST}").body == DATA
+
+
+def test_idle_writers_close_and_their_sessions_resume(api: Api) -> None:
+    locations = [start(api) for _ in range(3)]
+    for location in locations:
+        api("PATCH", location, DATA[:1000])
+    api.runner.run(api.uploads.reap(keep=1))
+    for location in locations:
+        api("PATCH", location, DATA[1000:], {"Content-Range": "1000-9999"})
+        assert api("GET", location).headers["Range"] == "0-9999"
+    assert [api("PUT", f"{loc}?digest={DIGEST}").status for loc in locations] == [201] * 3
+
+
+def test_a_started_session_holds_no_lock(api: Api) -> None:
+    location = start(api)
+    upload_id = location.rsplit("/", 1)[1]
+    with api.store.content.writer(f"upload/lib/app/{upload_id}") as writer:
+        assert writer.offset == 0
