@@ -18,6 +18,12 @@ apply an OCI layer (image-spec layer.md):
 * no entry creates, changes or removes anything outside the target (see
   :mod:`dockyard.archive.target`); an escape raises :class:`~dockyard.errors.Breakout`.
 
+Two counts come out of the same pass: dockerd's size of the layer (:mod:`dockyard.archive.size`)
+and, with ``measure``, the bytes allocated and inodes of what the extraction created (each new
+inode is stat'ed right after it is written, each directory at the end), so that a snapshotter
+need not walk the tree again. That usage is None when the target was not empty at the start or
+the layer removed something.
+
 On any error the caller discards the target; nothing is rolled back here.
 """
 
@@ -34,10 +40,12 @@ from typing import Literal
 
 from dockyard.archive.compression import Compression, Readable, open_stream
 from dockyard.archive.paths import Whiteout, clean_path, is_aufs_metadata, parse_whiteout
+from dockyard.archive.size import DiffSize
 from dockyard.archive.target import Target, open_dir
 from dockyard.archive.tarreader import BLK, CHR, DIR, FIFO, LNK, REG, SYM, Entry, TarReader
-from dockyard.errors import Breakout, DockyardError, InvalidArgument, SystemCallError
+from dockyard.errors import Breakout, DockyardError, Internal, InvalidArgument, SystemCallError
 from dockyard.oci.digest import Digest
+from dockyard.snapshots import Usage
 
 log = logging.getLogger(__name__)
 
@@ -51,24 +59,41 @@ _KEPT_XATTRS = (*_OVERLAY_XATTRS, "security.selinux")
 
 @dataclass(frozen=True, slots=True)
 class ApplyResult:
-    """``diff_id`` digests the uncompressed tar, ``size`` counts its bytes."""
+    """``diff_id`` digests the uncompressed tar, ``size`` counts its bytes, ``diff_size`` is
+    dockerd's size of the layer; ``usage`` is what the extraction allocated (see the module
+    docstring), or None."""
 
     diff_id: Digest
     size: int
     compression: Compression
+    diff_size: int = 0
+    usage: Usage | None = None
 
 
 def apply_layer(
-    stream: Readable, target: Path, *, whiteouts: WhiteoutMode, name: str = "layer"
+    stream: Readable,
+    target: Path,
+    *,
+    whiteouts: WhiteoutMode,
+    name: str = "layer",
+    stream_digest: Callable[[], Digest] | None = None,
+    measure: bool = False,
 ) -> ApplyResult:
-    """Extracts the layer tar read from ``stream`` (plain, gzip or zstd) into ``target``."""
+    """Extracts the layer tar read from ``stream`` (plain, gzip or zstd) into ``target``.
+
+    ``stream_digest``, if given, returns the sha256 digest of every byte read from ``stream``
+    (a :class:`~dockyard.content.tee.TeeReader` into a content writer computes it anyway). The
+    stream is read to its end, so for an uncompressed layer that is the diffID, and the bytes are
+    not hashed a second time here. ``measure`` counts the usage (see the module docstring).
+    """
     if whiteouts not in ("overlay", "copy"):
         raise InvalidArgument(f"layer {name}: unknown whiteout mode {whiteouts!r}")
     log.debug("apply layer %s to %s (%s whiteouts)", name, target, whiteouts)
-    applier = Applier(Target(os.fspath(target), name), whiteouts)
+    applier = Applier(Target(os.fspath(target), name), whiteouts, measure=measure)
     try:
         source = open_stream(stream, name)
-        reader = TarReader(source, name)
+        hashed = stream_digest if source.compression == "none" else None
+        reader = TarReader(source, name, hashing=hashed is None)
         while (entry := reader.next()) is not None:
             applier.apply(entry, reader.copy_data)
         applier.finish()
@@ -76,16 +101,23 @@ def apply_layer(
         raise SystemCallError(
             "read", exc.errno or errno.EIO, f"layer {name} from its stream"
         ) from exc
-    return ApplyResult(reader.digest, reader.size, source.compression)
+    diff_id = reader.digest if hashed is None else hashed()
+    if diff_id.algorithm != "sha256":
+        raise Internal(f"layer {name}: the stream's digest {diff_id} is not a sha256 diffID")
+    return ApplyResult(diff_id, reader.size, source.compression, applier.diff_size.total,
+                       applier.usage())
 
 
 class Applier:
     """Writes entries into a :class:`Target`, one at a time, then :meth:`finish`."""
 
-    def __init__(self, target: Target, whiteouts: WhiteoutMode) -> None:
+    def __init__(self, target: Target, whiteouts: WhiteoutMode, *, measure: bool = False) -> None:
         self.target = target
         self.overlay = whiteouts == "overlay"
         self.as_root = os.geteuid() == 0
+        self.diff_size = DiffSize()
+        # Bytes allocated and inodes created; counted only in a target that starts empty.
+        self._tally: list[int] | None = [0, 0] if measure and not os.listdir(target.root) else None
         self._deferred: dict[str, Entry] = {}  # directory modes and mtimes, set last
         self._create: dict[str, Callable[[str, Entry, Callable[[int], None]], None]] = {
             REG: self._file, DIR: self._dir, SYM: self._symlink, LNK: self._hardlink,
@@ -110,6 +142,7 @@ class Applier:
 
     def _apply(self, entry: Entry, copy_data: Callable[[int], None]) -> None:
         rel = clean_path(entry.name, self.target.layer)
+        self.diff_size.add(rel, entry)
         if is_aufs_metadata(rel):
             log.debug("layer %s: skip aufs metadata %r", self.target.layer, entry.name)
             return
@@ -125,19 +158,36 @@ class Applier:
         self.target.mark_written(rel)
 
     def finish(self) -> None:
-        """Sets the deferred directory modes and mtimes."""
+        """Sets the deferred directory modes and mtimes; counts the directories."""
         for rel, entry in self._deferred.items():
             try:
                 fd = open_dir(self.target.path(rel))
                 try:
                     os.fchmod(fd, entry.mode)
                     os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
+                    self._count(fd)
                 finally:
                     os.close(fd)
             except OSError as exc:
                 where = f"layer {self.target.layer} directory {rel or '.'!r}"
                 raise SystemCallError("extract", exc.errno or errno.EIO, where) from exc
+        if self._tally is not None:
+            for rel in self.target.dirs.difference(self._deferred):
+                self._count(self.target.path(rel))
         self._deferred.clear()
+
+    def usage(self) -> Usage | None:
+        """What the extraction allocated (after :meth:`finish`), if it was counted."""
+        if self._tally is None or self.target.removed:
+            return None
+        return Usage(size=self._tally[0], inodes=self._tally[1])
+
+    def _count(self, where: int | str) -> None:
+        """Adds a new inode (an fd, or a path that is not followed) to the tally."""
+        if self._tally is not None:
+            st = os.fstat(where) if isinstance(where, int) else os.lstat(where)
+            self._tally[0] += st.st_blocks * 512
+            self._tally[1] += 1
 
     # -- entries ---------------------------------------------------------------------------
 
@@ -155,6 +205,7 @@ class Applier:
             os.fchmod(fd, entry.mode)
             self._xattrs(fd, entry)
             os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
+            self._count(fd)
         finally:
             os.close(fd)
 
@@ -206,6 +257,7 @@ class Applier:
             self._replace(rel)
             os.symlink(entry.linkname, path)
         self._path_meta(path, entry, chmod=False)
+        self._count(path)
 
     def _hardlink(self, rel: str, entry: Entry, copy_data: Callable[[int], None]) -> None:
         layer = self.target.layer
@@ -245,6 +297,7 @@ class Applier:
             self._replace(rel)
             self._make_node(path, entry)
         self._path_meta(path, entry, chmod=True)
+        self._count(path)
 
     @staticmethod
     def _make_node(path: str, entry: Entry) -> None:
@@ -328,3 +381,4 @@ class Applier:
         if self.as_root:
             os.chown(path, entry.uid, entry.gid, follow_symlinks=False)
         os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
+        self._count(path)

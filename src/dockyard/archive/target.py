@@ -36,6 +36,7 @@ class Target:
         self.layer = layer
         self._dirs: set[str] = {""}
         self.written: set[str] = {""}
+        self.removed = False  # whether anything was deleted from the target
 
     def path(self, rel: str) -> str:
         return self._prefix + rel if rel else self.root
@@ -48,6 +49,11 @@ class Target:
 
     def add_dir(self, rel: str) -> None:
         self._dirs.add(rel)
+
+    @property
+    def dirs(self) -> set[str]:
+        """The directories checked or created so far (all of them, in a target that was empty)."""
+        return self._dirs
 
     def ensure_dir(self, rel: str, entry: str, *, create: bool = True) -> None:
         """Makes sure ``rel`` is a real directory, every component checked; creates missing ones
@@ -91,6 +97,7 @@ class Target:
             st = os.lstat(path)
         except FileNotFoundError:
             return 0
+        self.removed = True
         if stat.S_ISDIR(st.st_mode):
             remove_tree(path)
             self.forget(rel)
@@ -118,8 +125,10 @@ class Target:
                     if is_dir:
                         stack.append(child)
                 elif is_dir:
+                    self.removed = True
                     remove_tree(self.path(child))
                 else:
+                    self.removed = True
                     os.unlink(self.path(child))
         under = rel + "/" if rel else ""
         self._dirs = {d for d in self._dirs if not d.startswith(under) or d in self.written}

@@ -11,6 +11,8 @@ The reader pulls decompressed chunks from a :class:`~dockyard.archive.compressio
 and hashes each chunk as it arrives, so the digest covers the whole stream: every header, all
 data, and whatever follows the end-of-archive marker (which is read to the end, as containerd
 does). A stream that ends before the marker is truncated: :class:`~dockyard.errors.DataCorrupt`.
+A caller that hashes the same bytes already (an uncompressed layer read through a content writer)
+passes ``hashing=False``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import struct
 from dataclasses import dataclass, field
 
 from dockyard.archive.compression import ChunkSource
-from dockyard.errors import DataCorrupt, Unsupported
+from dockyard.errors import DataCorrupt, Internal, Unsupported
 from dockyard.oci.digest import Digest
 
 BLOCK = 512
@@ -103,14 +105,14 @@ def _checksum_ok(block: bytes, stored: int) -> bool:
 
 class TarReader:
     """Iterate with :meth:`next`; for a regular file, call :meth:`copy_data` or let the next
-    :meth:`next` skip its data. ``digest`` and ``size`` are final once :meth:`next` returned
-    None."""
+    :meth:`next` skip its data. ``digest`` (unless ``hashing`` is false) and ``size`` are final
+    once :meth:`next` returned None."""
 
-    def __init__(self, source: ChunkSource, name: str = "layer") -> None:
+    def __init__(self, source: ChunkSource, name: str = "layer", *, hashing: bool = True) -> None:
         self._source = source
         self._name = name
         self._buf = memoryview(b"")
-        self._hasher = hashlib.sha256()
+        self._hasher = hashlib.sha256() if hashing else None
         self.size = 0
         self._unread = 0  # data bytes of the current entry not yet consumed
         self._padding = 0  # padding after them
@@ -118,13 +120,16 @@ class TarReader:
 
     @property
     def digest(self) -> Digest:
+        if self._hasher is None:
+            raise Internal(f"layer {self._name}: the tar reader was made without hashing")
         return Digest.from_hasher(self._hasher)
 
     def _fill(self) -> bool:
         chunk = self._source.read_chunk()
         if not chunk:
             return False
-        self._hasher.update(chunk)
+        if self._hasher is not None:
+            self._hasher.update(chunk)
         self.size += len(chunk)
         self._buf = memoryview(chunk)
         return True

@@ -16,6 +16,8 @@ from dockyard.archive.apply import ApplyResult, apply_layer
 from dockyard.archive.compression import compressor
 from dockyard.errors import InvalidArgument
 from dockyard.oci.digest import Digest
+from dockyard.services.image_catalog import diff_size
+from dockyard.snapshots.directory import disk_usage
 
 from .conftest import MTIME, Row, d, f, hard, member, sym, tar_bytes, tree
 
@@ -96,8 +98,43 @@ def test_result_names_digest_size_and_compression(tmp_path: Path, compression: s
     tar = tar_bytes(every_type())
     c = compressor(compression)  # type: ignore[arg-type]
     blob = c.compress(tar) + c.flush()
-    result = apply_layer(io.BytesIO(blob), tmp_path, whiteouts="copy")
-    assert result == ApplyResult(Digest.of(tar), len(tar), compression)  # type: ignore[arg-type]
+    result = apply_layer(io.BytesIO(blob), tmp_path, whiteouts="copy", measure=True)
+    assert result == ApplyResult(
+        Digest.of(tar), len(tar), compression,  # type: ignore[arg-type]
+        diff_size=diff_size(io.BytesIO(tar)), usage=disk_usage(tmp_path),
+    )
+
+
+def test_diff_size_counts_files_symlinks_and_each_inode_once(tmp_path: Path) -> None:
+    tar = tar_bytes([d("a"), f("a/f", b"x" * 1000), hard("a/h", "a/f"), sym("a/s", "f"),
+                     f("a/g", b"y" * 10), f("a/g", b"z" * 3), d("e"), f(".wh.gone")])
+    assert apply_layer(io.BytesIO(tar), tmp_path, whiteouts="overlay").diff_size == 1000 + 1 + 3
+
+
+def test_usage_is_none_where_the_tally_cannot_be_trusted(tmp_path: Path) -> None:
+    tar = tar_bytes([d("a"), f("a/f", b"x" * 5000)])
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "old").write_bytes(b"")
+    assert apply_layer(io.BytesIO(tar), tmp_path / "full", whiteouts="copy",
+                       measure=True).usage is None  # not empty at the start
+    (tmp_path / "again").mkdir()
+    twice = tar_bytes([d("a"), f("a/f", b"x" * 5000), f("a/f", b"y")])
+    assert apply_layer(io.BytesIO(twice), tmp_path / "again", whiteouts="copy",
+                       measure=True).usage is None  # the second a/f removed the first
+    (tmp_path / "off").mkdir()
+    assert apply_layer(io.BytesIO(tar), tmp_path / "off", whiteouts="copy").usage is None
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_stream_digest_is_the_diff_id_of_an_uncompressed_stream(
+    tmp_path: Path, compression: str
+) -> None:
+    tar = tar_bytes(every_type())
+    c = compressor(compression)  # type: ignore[arg-type]
+    blob = c.compress(tar) + c.flush()
+    told = Digest.of(b"what the caller hashed")
+    result = apply_layer(io.BytesIO(blob), tmp_path, whiteouts="copy", stream_digest=lambda: told)
+    assert result.diff_id == (told if compression == "none" else Digest.of(tar))
 
 
 def test_implicit_parents_are_created_0755(tmp_path: Path,

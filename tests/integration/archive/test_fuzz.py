@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from dockyard.archive.apply import apply_layer
 from dockyard.archive.diff import write_layer
 from dockyard.errors import DockyardError
+from dockyard.services.image_catalog import diff_size
+from dockyard.snapshots.directory import disk_usage
 
 from .conftest import Member, make_scene, member, tar_bytes, tree
 
@@ -83,7 +85,8 @@ def test_random_trees_match_gnu_tar_and_round_trip(members: list[Member]) -> Non
         ours, gnu, again = base / "ours", base / "gnu", base / "again"
         for d in (ours, gnu, again):
             d.mkdir()
-        apply_layer(io.BytesIO(data), ours, whiteouts="overlay")
+        result = apply_layer(io.BytesIO(data), ours, whiteouts="overlay", measure=True)
+        assert (result.usage, result.diff_size) == (disk_usage(ours), diff_size(io.BytesIO(data)))
         subprocess.run(["tar", "-x", "-p", "--numeric-owner", "--xattrs",
                         "--xattrs-include=*", "-C", str(gnu)], input=data, check=True)
         assert tree(ours) == tree(gnu)
@@ -138,9 +141,13 @@ def test_hostile_layers_never_leave_the_target(layers: list[list[tuple[str, str,
     try:
         scene = make_scene(guard)
         for layer in layers:
+            data = tar_bytes(_members(layer, guard))
             with contextlib.suppress(DockyardError):  # refusing is fine; escaping is not
-                apply_layer(io.BytesIO(tar_bytes(_members(layer, guard))), scene.target,
-                            whiteouts=whiteouts)  # type: ignore[arg-type]
+                result = apply_layer(io.BytesIO(data), scene.target, measure=True,
+                                     whiteouts=whiteouts)  # type: ignore[arg-type]
+                # Counted only while nothing was removed, and then right.
+                assert result.usage in (None, disk_usage(scene.target))
+                assert result.diff_size == diff_size(io.BytesIO(data))
             scene.assert_outside_unchanged()
     finally:
         shutil.rmtree(guard)
