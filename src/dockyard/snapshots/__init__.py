@@ -77,7 +77,14 @@ class Snapshotter(Protocol):
 
     def mounts(self, key: str) -> list[Mount]: ...
 
-    def commit(self, name: str, key: str, labels: dict[str, str] | None = None) -> None: ...
+    def commit(
+        self, name: str, key: str, labels: dict[str, str] | None = None, *,
+        usage: Usage | None = None,
+    ) -> None:
+        """Make active ``key`` the committed ``name``. ``usage``, when the caller counted it while
+        filling the snapshot (:func:`dockyard.archive.apply.apply_layer` with ``measure``), is
+        recorded instead of measuring the tree again."""
+        ...
 
     def remove(self, key: str) -> None: ...
 

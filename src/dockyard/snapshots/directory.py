@@ -182,15 +182,20 @@ class DirectorySnapshotter(abc.ABC):
         with self._meta.write() as txn:
             return txn.update_labels(key, labels).info
 
-    def commit(self, name: str, key: str, labels: dict[str, str] | None = None) -> None:
-        """Make active ``key`` the committed layer ``name``: seal, measure, one syncfs, record.
+    def commit(
+        self, name: str, key: str, labels: dict[str, str] | None = None, *,
+        usage: Usage | None = None,
+    ) -> None:
+        """Make active ``key`` the committed layer ``name``: seal, measure (unless the caller
+        counted ``usage`` already), one syncfs, record.
 
         Unmount the active snapshot first: overlay's work dir is deleted here."""
         with self._meta.write() as txn:
             record = txn.check_committable(key, name)
             snapshot_dir = self._dir(record.id)
             self._seal(snapshot_dir)
-            usage = disk_usage(self.fs_dir(record.id))
+            if usage is None:
+                usage = disk_usage(self.fs_dir(record.id))
             fd = os.open(snapshot_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 self._syscalls.syncfs(fd)

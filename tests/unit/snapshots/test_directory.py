@@ -58,6 +58,13 @@ def test_commit_syncs_once_and_caches_usage(
         snapshotter.stat("a")
 
 
+def test_commit_records_usage_counted_by_the_caller(snapshotter: DirectorySnapshotter) -> None:
+    snapshotter.prepare("a")
+    (Path(snapshotter.upper_dir("a")) / "f").write_bytes(b"z" * 5000)
+    snapshotter.commit("A", "a", usage=Usage(size=12288, inodes=2))
+    assert snapshotter.usage("A") == Usage(size=12288, inodes=2)
+
+
 def test_usage_of_active_is_measured_and_view_has_none(snapshotter: DirectorySnapshotter) -> None:
     snapshotter.prepare("a")
     empty = snapshotter.usage("a")
