@@ -1,7 +1,10 @@
 """Import a root filesystem tar as a one-layer image (``docker import``).
 
 The tar is read once: the bytes pass through a content ingest (the layer blob) and, in the same
-pass, are decompressed, hashed into the diffID and extracted into a fresh snapshot. Everything
+pass, are decompressed, hashed into the diffID and extracted into a fresh snapshot. An
+uncompressed tar is hashed once: its blob digest is its diffID. The extraction also counts the
+snapshot's disk usage (so committing it walks no tree) and dockerd's size of the layer, which is
+kept as the blob label ``dockyard/diff-size`` for the image service. Everything
 written belongs to a lease until the image record is written, so a crash at any instant leaves the
 image whole or absent, and garbage collection reclaims the rest once the lease expires::
 
@@ -24,10 +27,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from dockyard.archive.apply import apply_layer
+from dockyard.archive.apply import ApplyResult, apply_layer
 from dockyard.content.leases import LeaseStore, Resource
 from dockyard.content.store import ContentStore, TeeReader
 from dockyard.errors import AlreadyExists, NotFound
+from dockyard.images.archive import LABEL_UNCOMPRESSED, LABEL_UNCOMPRESSED_SIZE
 from dockyard.images.assemble import LayerBlob, write_image
 from dockyard.images.store import ImageStore, Target
 from dockyard.oci.config import ContainerConfig, History, ImageConfig, RootFS, rfc3339_nano
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 3600.0
 DANGLING_PREFIX = "moby-dangling@"
+LABEL_DIFF_SIZE = "dockyard/diff-size"  # the image service's SIZE_LABEL: dockerd's layer size
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,13 +132,15 @@ class Importer:
                     Path(self.snapshotter.upper_dir(key)),
                     whiteouts=self.snapshotter.whiteout_style,
                     name=label,
+                    stream_digest=writer.digest,
+                    measure=True,
                 )
                 tee.drain()
-                blob = writer.commit()
+                blob = writer.commit(labels=_labels(result))
             self.leases.add_resource(lease_id, Resource("content", str(blob)))
             try:
                 # A single layer's chainID is its diffID (image-spec config.md).
-                self.snapshotter.commit(str(result.diff_id), key)
+                self.snapshotter.commit(str(result.diff_id), key, usage=result.usage)
                 committed = True
             except AlreadyExists:
                 log.debug("layer %s is unpacked already; sharing it", result.diff_id)
@@ -146,3 +153,11 @@ class Importer:
         finally:
             if not committed:
                 self.snapshotter.remove(key)
+
+
+def _labels(result: ApplyResult) -> dict[str, str]:
+    """What the blob records about its layer, so that nothing reads the tar again for it."""
+    labels = {LABEL_DIFF_SIZE: str(result.diff_size), LABEL_UNCOMPRESSED_SIZE: str(result.size)}
+    if result.compression != "none":
+        labels[LABEL_UNCOMPRESSED] = str(result.diff_id)
+    return labels

@@ -21,6 +21,8 @@ from dockyard.mount import mount_all, unmount
 from dockyard.oci.config import ImageConfig
 from dockyard.oci.digest import Digest
 from dockyard.oci.manifest import Manifest
+from dockyard.services.image_catalog import SIZE_LABEL, diff_size
+from dockyard.snapshots.directory import disk_usage
 from dockyard.store import DataRoot
 from dockyard.sys import real
 
@@ -104,6 +106,13 @@ def test_import_plain_tar(root: DataRoot, tmp_path: Path) -> None:
         b"root:x:0:0:root:/root:/bin/sh\n", "f0"
     )
     assert root.leases.leases() == []
+    # Counted during the extraction: the same as walking the tree, and dockerd's layer size.
+    [snapshot_dir] = os.listdir(root.snapshotter.root / "snapshots")  # type: ignore[attr-defined]
+    fs = root.snapshotter.root / "snapshots" / snapshot_dir / "fs"  # type: ignore[attr-defined]
+    assert root.snapshotter.usage(info.name) == disk_usage(fs)
+    assert root.content.info(tar_digest).labels == {
+        SIZE_LABEL: str(diff_size(io.BytesIO(data))), "dockyard/uncompressed-size": str(len(data)),
+    }
 
 
 def test_import_gzip_keeps_compressed_blob(root: DataRoot) -> None:
@@ -115,6 +124,10 @@ def test_import_gzip_keeps_compressed_blob(root: DataRoot) -> None:
     assert manifest.layers[0].digest == Digest.of(packed)
     assert manifest.layers[0].media_type == "application/vnd.docker.image.rootfs.diff.tar.gzip"
     assert result.layer.compression == "gzip"
+    assert root.content.info(Digest.of(packed)).labels == {
+        SIZE_LABEL: str(diff_size(io.BytesIO(data))), "dockyard/uncompressed-size": str(len(data)),
+        "containerd.io/uncompressed": str(Digest.of(data)),
+    }
 
 
 def test_same_layer_is_stored_once(root: DataRoot) -> None:
