@@ -47,10 +47,12 @@ DEFAULT_ROOT = Path("/var/lib/dockyard")
 
 def open_snapshotter(root: Path, name: str, syscalls: Syscalls) -> tuple[str, Snapshotter]:
     """``name`` is "overlayfs", "native" or "auto" (overlayfs where the kernel allows it)."""
+    support = None
     if name == "auto":
-        name = "overlayfs" if supported(root / "snapshots" / "overlayfs", syscalls) else "native"
-    if name == "overlayfs":
-        return name, OverlaySnapshotter(root / "snapshots" / "overlayfs", syscalls)
+        support = supported(root / "snapshots" / "overlayfs", syscalls)
+        name = "overlayfs" if support else "native"
+    if name == "overlayfs":  # the probe mounts: "auto" ran it already
+        return name, OverlaySnapshotter(root / "snapshots" / "overlayfs", syscalls, support=support)
     if name == "native":
         return name, NativeSnapshotter(root / "snapshots" / "native", syscalls)
     raise InvalidArgument(f"unknown snapshotter {name!r}: want one of {', '.join(SNAPSHOTTERS)}")

@@ -23,8 +23,9 @@ from dockyard.oci.digest import Digest
 from dockyard.oci.manifest import Manifest
 from dockyard.services.image_catalog import SIZE_LABEL, diff_size
 from dockyard.snapshots.directory import disk_usage
-from dockyard.store import DataRoot
+from dockyard.store import DataRoot, open_snapshotter
 from dockyard.sys import real
+from dockyard.sys.linux import LinuxSyscalls
 
 pytestmark = pytest.mark.root
 
@@ -257,3 +258,22 @@ def test_sigkill_during_import_leaves_a_consistent_store(tmp_path: Path, snapsho
         finally:
             store.close()
     assert False in outcomes
+
+
+class _CountingSyscalls(LinuxSyscalls):
+    def __init__(self) -> None:
+        self.mounts = 0
+
+    def mount(self, source: str, target: str, fstype: str, flags: int = 0,
+              data: str = "") -> None:
+        self.mounts += 1
+        super().mount(source, target, fstype, flags, data)
+
+
+def test_auto_probes_overlay_once(tmp_path: Path) -> None:
+    syscalls = _CountingSyscalls()
+    name, snapshotter = open_snapshotter(tmp_path, "auto", syscalls)
+    try:
+        assert (name, syscalls.mounts) == ("overlayfs", 1)
+    finally:
+        snapshotter.close()
