@@ -69,7 +69,8 @@ def _create(root: str, device: Device, sys: Syscalls) -> None:
             raise
         _bind_from_host(dest, device, sys)
         return
-    os.chown(dest, device.uid or 0, device.gid or 0)
+    if device.uid or device.gid:  # mknod(2) by root made it root's already
+        os.chown(dest, device.uid or 0, device.gid or 0)
 
 
 def _bind_from_host(dest: str, device: Device, sys: Syscalls) -> None:

@@ -54,7 +54,8 @@ PR_SET_DUMPABLE = 4
 def preload(job: Job) -> None:
     """Import now what the child stages import later: once the init has changed its root (or
     an exec'd process joined the container's mount namespace) the host's modules are out of
-    reach. In a warm spawner they stay loaded for the next container."""
+    reach. Stage 1 calls it before it enters the namespaces; a warm spawner calls it once
+    (``library.Runtime.warm_up``) so that its forks find everything loaded."""
     import fcntl  # noqa: F401
     import resource  # noqa: F401
     import select  # noqa: F401
@@ -103,13 +104,17 @@ class Pipes(Record):
 
 def stage_one(job: Job, pipes: Pipes, sys: Syscalls) -> NoReturn:
     """Stage 1 in the forked child: never returns, exits 0 once the init is forked."""
+    import gc
+
     from dockyard.runtime.channel import Channel
 
+    gc.disable()  # short-lived: no collection, no copy-on-write of the whole heap
     channel = Channel(pipes.stage_inbox, pipes.outbox)
     try:
         sys.prctl(PR_SET_DUMPABLE, 0)
         pipes = _arrange_fds(job.fds, pipes)
         channel = Channel(pipes.stage_inbox, pipes.outbox)
+        preload(job)  # while the runtime makes the cgroup (a second CPU does both at once)
         channel.expect("go", "stage 1")
         from dockyard.runtime import namespaces
 

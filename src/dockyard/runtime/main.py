@@ -47,6 +47,16 @@ PR_SET_DUMPABLE = 4
 
 
 def main(argv: list[str] | None = None) -> int:
+    import gc
+
+    gc.disable()  # a one-shot command: collections only cost time (and copies after fork)
+    try:
+        return _main(argv)
+    finally:
+        gc.enable()
+
+
+def _main(argv: list[str] | None) -> int:
     from dockyard.runtime import cli
     from dockyard.runtime.log import LogSink
 

@@ -15,7 +15,7 @@ import os
 
 from dockyard.errors import Internal
 from dockyard.runtime.channel import Channel
-from dockyard.runtime.init import Pipes, preload, stage_one
+from dockyard.runtime.init import Pipes, stage_one
 from dockyard.runtime.record import Record
 
 TYPE_CHECKING = False
@@ -54,7 +54,6 @@ def spawn(
     Returns once the init has gone past the runtime's part (create: waits on exec.fifo;
     run and exec: has called execve). On failure the processes are killed and waited for."""
     check_single_threaded()
-    preload(job)
     stage_r, stage_w = os.pipe2(os.O_CLOEXEC)
     init_r, init_w = os.pipe2(os.O_CLOEXEC)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
