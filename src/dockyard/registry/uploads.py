@@ -7,8 +7,10 @@ it stopped; gc prunes sessions left idle for a day. While a session is in use, i
 lives in memory and a chunk costs only its own bytes (reopening re-hashes what is on disk).
 Writers idle for ``idle`` seconds are closed by :meth:`Uploads.reap`.
 
-A request body is pumped in pieces of up to 1 MiB: the event loop reads the next piece while a
-worker thread writes and hashes the previous one, so the two cores share the work.
+A request body is pumped in pieces of 256 KiB to 1 MiB: the event loop reads the next piece
+while a worker thread writes and hashes the previous one, so the two cores share the work; the
+small pieces of a slow client are gathered first, so a thread hand-off never costs more than
+the bytes it carries.
 
 Chunks must arrive in order: a ``Content-Range`` that does not start at the session's offset is
 416 with the current ``Range``. A body over the size limit is 413 SIZE_INVALID, and the session
@@ -38,6 +40,7 @@ from dockyard.registry.storage import RegistryStore
 
 log = logging.getLogger(__name__)
 
+_BATCH = 256 << 10  # smallest write handed to the worker thread, but for the last
 MAX_OPEN = 256  # writers kept open between requests (two file descriptors each)
 _UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _RANGE = re.compile(r"(?:bytes[ =])?([0-9]{1,18})-([0-9]{1,18})(?:/(?:[0-9]+|\*))?")
@@ -216,13 +219,26 @@ class Uploads:
         loop = asyncio.get_running_loop()
         start = writer.offset
         pending: asyncio.Future[int] | None = None
+        held: list[bytes] = []  # small pieces (a slow client's) gathered into one write
+        size = 0
         try:
-            while piece := await body.read(CHUNK):
+            while True:
+                piece = await body.read(CHUNK)
                 if self.max_size is not None and start + body.received > self.max_size:
                     raise _too_large(self.max_size)
+                held.append(piece)
+                size += len(piece)
+                if piece and size < _BATCH:
+                    continue
                 if pending is not None:
                     await pending
-                pending = loop.run_in_executor(None, writer.write, piece)
+                    pending = None
+                if size:
+                    data = held[0] if len(held) == 1 else b"".join(held)
+                    pending = loop.run_in_executor(None, writer.write, data)
+                held, size = [], 0
+                if not piece:
+                    break
             if pending is not None:
                 await pending
                 pending = None
