@@ -164,7 +164,8 @@ class Rootfs:
                     raise
                 self.sys.mount("tmpfs", point, "tmpfs", 0, "")
         self.sys.mount(self.root, "/", "", MS_MOVE, "")
-        self._chroot()
+        self.sys.chroot(".")  # "." is the moved root: prepare() changed into it
+        os.chdir("/")
 
     def _chroot(self) -> None:
         os.chdir(self.root)
