@@ -134,12 +134,20 @@ def capabilities(names: CapabilityNames | None, sys: Syscalls) -> Capabilities:
     return RuncAmbient(sys, caps.resolve(spec, last), last)
 
 
-def attach_console(socket_path: str, size: ConsoleSize | None, sys: Syscalls,
+def connect_console(path: str) -> int:
+    """The runtime's connection to ``--console-socket``, as an fd for the child stages."""
+    from dockyard.runtime import console
+
+    return console.connect(path).detach()
+
+
+def attach_console(socket_fd: int, size: ConsoleSize | None, sys: Syscalls,
                    *, mount: bool) -> None:
-    """A pty from the container's /dev/ptmx: the master goes to the caller over
-    ``socket_path``, the slave becomes stdio and the controlling terminal (runc's
+    """A pty from the container's /dev/ptmx: the master goes to the caller over the console
+    socket ``socket_fd``, the slave becomes stdio and the controlling terminal (runc's
     ``setupConsole`` + ``Setctty``); with ``mount`` it is also bound over /dev/console."""
     import os
+    import socket
 
     from dockyard.runtime import console
 
@@ -149,11 +157,8 @@ def attach_console(socket_path: str, size: ConsoleSize | None, sys: Syscalls,
             console.resize(pty.master, size.height, size.width)
         if mount:
             console.mount_console(sys, pty.slave_path)
-        sock = console.connect(socket_path)
-        try:
+        with socket.socket(fileno=socket_fd) as sock:
             console.send_master(sock, pty.master)
-        finally:
-            sock.close()
     finally:
         os.close(pty.master)
     console.attach(pty.slave_path)

@@ -69,6 +69,8 @@ def preload(job: Job) -> None:
 
         from dockyard.runtime import devnodes, mounts, rootfs  # noqa: F401
     if job.process.terminal:
+        import socket  # noqa: F401
+
         from dockyard.runtime import console  # noqa: F401
     if job.seccomp is not None:
         from dockyard.runtime import seccomp  # noqa: F401
@@ -95,11 +97,14 @@ class Job(Record):
 
 
 class Pipes(Record):
-    """The pipe fds a stage owns: its inbox, the init's inbox, the shared outbox."""
+    """The fds the runtime hands to stage 1: its inbox, the init's inbox, the shared outbox,
+    and the connected ``--console-socket`` (-1 without one): the runtime connects it, since
+    the path may not exist inside the container."""
 
     stage_inbox: int
     init_inbox: int
     outbox: int
+    console: int = -1
 
 
 def stage_one(job: Job, pipes: Pipes, sys: Syscalls) -> NoReturn:
@@ -122,7 +127,7 @@ def stage_one(job: Job, pipes: Pipes, sys: Syscalls) -> NoReturn:
         pid = os.fork()
         if pid == 0:
             os.close(pipes.stage_inbox)
-            _child(job, Channel(pipes.init_inbox, pipes.outbox), sys)
+            _child(job, Channel(pipes.init_inbox, pipes.outbox), pipes.console, sys)
         channel.send("pid", str(pid))
         channel.expect("ack", "stage 1")
     except BaseException as exc:  # report whatever happened; never return into the caller
@@ -131,12 +136,12 @@ def stage_one(job: Job, pipes: Pipes, sys: Syscalls) -> NoReturn:
     os._exit(0)
 
 
-def _child(job: Job, channel: Channel, sys: Syscalls) -> NoReturn:
+def _child(job: Job, channel: Channel, console: int, sys: Syscalls) -> NoReturn:
     try:
         if job.kind == "exec":
-            _exec(job, channel, sys)
+            _exec(job, channel, console, sys)
         else:
-            _init(job, channel, sys)
+            _init(job, channel, console, sys)
     except BaseException as exc:
         _report(channel, exc)
         os._exit(1)
@@ -156,14 +161,15 @@ def _arrange_fds(fds: tuple[int, ...], pipes: Pipes) -> Pipes:
 
     base = max(len(fds), *fds, 2) + 1
     moved = Pipes(**{name: fcntl.fcntl(getattr(pipes, name), fcntl.F_DUPFD_CLOEXEC, base)
-                     for name in ("stage_inbox", "init_inbox", "outbox")})
+                     if getattr(pipes, name) >= 0 else -1
+                     for name in ("stage_inbox", "init_inbox", "outbox", "console")})
     if fds != tuple(range(len(fds))):
         temps = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, base) for fd in fds]
         for target, temp in enumerate(temps):
             os.dup2(temp, target, inheritable=True)
         for temp in temps:
             os.close(temp)
-    keep = {*range(len(fds)), moved.stage_inbox, moved.init_inbox, moved.outbox}
+    keep = {*range(len(fds)), moved.stage_inbox, moved.init_inbox, moved.outbox, moved.console}
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd not in keep:
@@ -176,7 +182,7 @@ def _arrange_fds(fds: tuple[int, ...], pipes: Pipes) -> Pipes:
     return moved
 
 
-def _init(job: Job, channel: Channel, sys: Syscalls) -> None:
+def _init(job: Job, channel: Channel, console: int, sys: Syscalls) -> None:
     from dockyard.runtime import confinement, namespaces
     from dockyard.runtime.rootfs import Rootfs
 
@@ -190,7 +196,7 @@ def _init(job: Job, channel: Channel, sys: Syscalls) -> None:
     rootfs.prepare()
     os.makedirs(process.cwd, 0o755, exist_ok=True)
     if process.terminal:
-        confinement.attach_console(job.console_socket, process.console_size, sys, mount=True)
+        confinement.attach_console(console, process.console_size, sys, mount=True)
     rootfs.finalize()
     os.umask(process.user.umask if process.user.umask is not None else 0o022)
     if spec.hostname:
@@ -206,13 +212,13 @@ def _init(job: Job, channel: Channel, sys: Syscalls) -> None:
     os.execve(path, argv, env)
 
 
-def _exec(job: Job, channel: Channel, sys: Syscalls) -> None:
+def _exec(job: Job, channel: Channel, console: int, sys: Syscalls) -> None:
     from dockyard.runtime import confinement
 
     process = job.process
     os.setsid()
     if process.terminal:
-        confinement.attach_console(job.console_socket, process.console_size, sys, mount=False)
+        confinement.attach_console(console, process.console_size, sys, mount=False)
     os.umask(process.user.umask if process.user.umask is not None else 0o022)
     path, argv, env = _become_user(job, sys)
     _handshake(job, channel, sys)

@@ -54,21 +54,29 @@ def spawn(
     Returns once the init has gone past the runtime's part (create: waits on exec.fifo;
     run and exec: has called execve). On failure the processes are killed and waited for."""
     check_single_threaded()
+    console = -1
+    if job.process.terminal and job.console_socket:
+        from dockyard.runtime import confinement
+
+        console = confinement.connect_console(job.console_socket)
     stage_r, stage_w = os.pipe2(os.O_CLOEXEC)
     init_r, init_w = os.pipe2(os.O_CLOEXEC)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     try:
         first = os.fork()
     except BaseException:
-        for fd in (stage_r, stage_w, init_r, init_w, out_r, out_w):
-            os.close(fd)
+        for fd in (stage_r, stage_w, init_r, init_w, out_r, out_w, console):
+            if fd >= 0:
+                os.close(fd)
         raise
     if first == 0:
         for fd in (stage_w, init_w, out_r):
             os.close(fd)
-        stage_one(job, Pipes(stage_inbox=stage_r, init_inbox=init_r, outbox=out_w), sys)
-    for fd in (stage_r, init_r, out_w):
-        os.close(fd)
+        stage_one(job, Pipes(stage_inbox=stage_r, init_inbox=init_r, outbox=out_w,
+                             console=console), sys)
+    for fd in (stage_r, init_r, out_w, console):
+        if fd >= 0:
+            os.close(fd)
     to_stage, to_init = Channel(out_r, stage_w), Channel(-1, init_w)
     pidfd = -1
     try:
