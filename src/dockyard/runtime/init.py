@@ -25,7 +25,7 @@ The init of a new container, in runc's order (``standard_init_linux.go``)::
     "ready" -> runtime writes state.json -> "run"
     signals to default, stray fds close-on-exec; seccomp (noNewPrivileges)
     create: close the pipes, open exec.fifo for writing (blocks until ``start``), write "0"
-    execve
+    execve of the sealed exec helper, which execs the target (exechelper.py)
 
 An exec'd process does the same minus the root filesystem, hostname and sysctl (it joins the
 namespaces of the container's init, so its mounts are already there).
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 
+from dockyard.runtime import exechelper
 from dockyard.runtime import process as proc
 from dockyard.runtime.record import Record
 
@@ -105,6 +106,8 @@ class Pipes(Record):
     init_inbox: int
     outbox: int
     console: int = -1
+    helper: int = -1
+    """The sealed exec helper (``exechelper.py``), -1 where there is none."""
 
 
 def stage_one(job: Job, pipes: Pipes, sys: Syscalls) -> NoReturn:
@@ -127,7 +130,7 @@ def stage_one(job: Job, pipes: Pipes, sys: Syscalls) -> NoReturn:
         pid = os.fork()
         if pid == 0:
             os.close(pipes.stage_inbox)
-            _child(job, Channel(pipes.init_inbox, pipes.outbox), pipes.console, sys)
+            _child(job, Channel(pipes.init_inbox, pipes.outbox), pipes, sys)
         channel.send("pid", str(pid))
         channel.expect("ack", "stage 1")
     except BaseException as exc:  # report whatever happened; never return into the caller
@@ -136,12 +139,12 @@ def stage_one(job: Job, pipes: Pipes, sys: Syscalls) -> NoReturn:
     os._exit(0)
 
 
-def _child(job: Job, channel: Channel, console: int, sys: Syscalls) -> NoReturn:
+def _child(job: Job, channel: Channel, fds: Pipes, sys: Syscalls) -> NoReturn:
     try:
         if job.kind == "exec":
-            _exec(job, channel, console, sys)
+            _exec(job, channel, fds, sys)
         else:
-            _init(job, channel, console, sys)
+            _init(job, channel, fds, sys)
     except BaseException as exc:
         _report(channel, exc)
         os._exit(1)
@@ -162,14 +165,15 @@ def _arrange_fds(fds: tuple[int, ...], pipes: Pipes) -> Pipes:
     base = max(len(fds), *fds, 2) + 1
     moved = Pipes(**{name: fcntl.fcntl(getattr(pipes, name), fcntl.F_DUPFD_CLOEXEC, base)
                      if getattr(pipes, name) >= 0 else -1
-                     for name in ("stage_inbox", "init_inbox", "outbox", "console")})
+                     for name in ("stage_inbox", "init_inbox", "outbox", "console", "helper")})
     if fds != tuple(range(len(fds))):
         temps = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, base) for fd in fds]
         for target, temp in enumerate(temps):
             os.dup2(temp, target, inheritable=True)
         for temp in temps:
             os.close(temp)
-    keep = {*range(len(fds)), moved.stage_inbox, moved.init_inbox, moved.outbox, moved.console}
+    keep = {*range(len(fds)), moved.stage_inbox, moved.init_inbox, moved.outbox, moved.console,
+            moved.helper}
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd not in keep:
@@ -182,7 +186,7 @@ def _arrange_fds(fds: tuple[int, ...], pipes: Pipes) -> Pipes:
     return moved
 
 
-def _init(job: Job, channel: Channel, console: int, sys: Syscalls) -> None:
+def _init(job: Job, channel: Channel, fds: Pipes, sys: Syscalls) -> None:
     from dockyard.runtime import confinement, namespaces
     from dockyard.runtime.rootfs import Rootfs
 
@@ -194,9 +198,9 @@ def _init(job: Job, channel: Channel, console: int, sys: Syscalls) -> None:
     rootfs = Rootfs(sys, spec, job.rootfs, job.bundle, no_pivot=job.no_pivot,
                     mount_namespace=job.plan.has("mount"), cgroupns=job.plan.has("cgroup"))
     rootfs.prepare()
-    os.makedirs(process.cwd, 0o755, exist_ok=True)
+    proc.make_cwd(process.cwd)
     if process.terminal:
-        confinement.attach_console(console, process.console_size, sys, mount=True)
+        confinement.attach_console(fds.console, process.console_size, sys, mount=True)
     rootfs.finalize()
     os.umask(process.user.umask if process.user.umask is not None else 0o022)
     if spec.hostname:
@@ -209,20 +213,20 @@ def _init(job: Job, channel: Channel, console: int, sys: Syscalls) -> None:
     _handshake(job, channel, sys)
     if fifo >= 0:
         _wait_for_start(fifo)
-    os.execve(path, argv, env)
+    exechelper.execve(fds.helper, path, argv, env)
 
 
-def _exec(job: Job, channel: Channel, console: int, sys: Syscalls) -> None:
+def _exec(job: Job, channel: Channel, fds: Pipes, sys: Syscalls) -> None:
     from dockyard.runtime import confinement
 
     process = job.process
     os.setsid()
     if process.terminal:
-        confinement.attach_console(console, process.console_size, sys, mount=False)
+        confinement.attach_console(fds.console, process.console_size, sys, mount=False)
     os.umask(process.user.umask if process.user.umask is not None else 0o022)
     path, argv, env = _become_user(job, sys)
     _handshake(job, channel, sys)
-    os.execve(path, argv, env)
+    exechelper.execve(fds.helper, path, argv, env)
 
 
 def _become_user(job: Job, sys: Syscalls) -> tuple[str, list[str], dict[str, str]]:

@@ -220,6 +220,14 @@ def _fix_stdio_owner(uid: int) -> None:
                 raise
 
 
+def make_cwd(cwd: str) -> None:
+    """mkdir -p the cwd inside the new root, as runc does (the root changed: safe)."""
+    try:
+        os.makedirs(cwd, 0o755, exist_ok=True)
+    except OSError as exc:
+        raise InvalidArgument(f"cwd {cwd!r} set in config.json: {exc.strerror}") from exc
+
+
 def change_directory(cwd: str) -> None:
     """chdir(2) to ``cwd``, refusing one that resolves outside the root (CVE-2024-21626):
     through a leaked fd (/proc/self/fd/N) getcwd(3) would answer "(unreachable)/..."."""

@@ -46,14 +46,20 @@ def check_single_threaded() -> None:
 
 
 def spawn(
-    job: Job, sys: Syscalls, *, placed: Callable[[int], None], ready: Callable[[Spawned], None]
+    job: Job, sys: Syscalls, *, placed: Callable[[int], None], ready: Callable[[Spawned], None],
+    helper_fd: int | None = None,
 ) -> Spawned:
     """Fork stage 1; ``placed(stage1_pid)`` puts it in its cgroup before it goes on;
     ``ready(spawned)`` runs once the init reports ready (write state.json, the pid file).
+    ``helper_fd`` is a sealed exec helper the caller keeps (a warm spawner makes one once);
+    without it one is made for this spawn.
 
     Returns once the init has gone past the runtime's part (create: waits on exec.fifo;
     run and exec: has called execve). On failure the processes are killed and waited for."""
     check_single_threaded()
+    from dockyard.runtime import exechelper
+
+    helper = exechelper.sealed_copy() if helper_fd is None else helper_fd
     console = -1
     if job.process.terminal and job.console_socket:
         from dockyard.runtime import confinement
@@ -62,10 +68,11 @@ def spawn(
     stage_r, stage_w = os.pipe2(os.O_CLOEXEC)
     init_r, init_w = os.pipe2(os.O_CLOEXEC)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    own = [console] + ([helper] if helper_fd is None else [])
     try:
         first = os.fork()
     except BaseException:
-        for fd in (stage_r, stage_w, init_r, init_w, out_r, out_w, console):
+        for fd in (stage_r, stage_w, init_r, init_w, out_r, out_w, *own):
             if fd >= 0:
                 os.close(fd)
         raise
@@ -73,8 +80,8 @@ def spawn(
         for fd in (stage_w, init_w, out_r):
             os.close(fd)
         stage_one(job, Pipes(stage_inbox=stage_r, init_inbox=init_r, outbox=out_w,
-                             console=console), sys)
-    for fd in (stage_r, init_r, out_w, console):
+                             console=console, helper=helper), sys)
+    for fd in (stage_r, init_r, out_w, *own):
         if fd >= 0:
             os.close(fd)
     to_stage, to_init = Channel(out_r, stage_w), Channel(-1, init_w)
