@@ -21,8 +21,6 @@ one does not pay for its import.
 
 from __future__ import annotations
 
-import errno
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -115,23 +113,29 @@ def capabilities(names: CapabilityNames | None, sys: Syscalls) -> Capabilities:
         bounding=names.bounding, effective=names.effective, inheritable=names.inheritable,
         permitted=names.permitted, ambient=names.ambient)
     last = caps.last_cap()
+    masks = caps.resolve(spec, last)
 
     class RuncAmbient(caps.Capabilities):
-        """runc (gocapability's ``Apply``) ignores every error of an ambient raise: a
-        capability missing from the inheritable set (EPERM, as in ``runc spec``'s config)
-        is simply not raised. ``Capabilities.apply`` ignores only EINVAL; until it follows
-        runc, an EPERM of an ambient raise ends the ambient step here instead of failing."""
+        """runc (gocapability's ``Apply``) ignores every error of an ambient raise or lower
+        and goes on with the next capability: one missing from the inheritable set (as in
+        ``runc spec``'s config) is simply not raised. ``Capabilities.apply`` stops at the
+        first such error; until it follows runc, the ambient step is done here."""
 
         def apply(self) -> None:
             from dockyard.errors import SystemCallError
+            from dockyard.sys import CapabilitySets
 
-            try:
-                super().apply()
-            except SystemCallError as exc:
-                if exc.errno != errno.EPERM or "ambient raise" not in str(exc):
-                    raise
+            self.drop_bounding()
+            sys.capset(CapabilitySets(masks.effective, masks.permitted, masks.inheritable))
+            for number in range(last + 1):
+                raised = masks.ambient >> number & 1
+                action = caps.PR_CAP_AMBIENT_RAISE if raised else caps.PR_CAP_AMBIENT_LOWER
+                try:
+                    sys.prctl(caps.PR_CAP_AMBIENT, action, number)
+                except SystemCallError:
+                    continue
 
-    return RuncAmbient(sys, caps.resolve(spec, last), last)
+    return RuncAmbient(sys, masks, last)
 
 
 def connect_console(path: str) -> int:
