@@ -39,6 +39,8 @@ class CreateOptions(Record):
     fds: tuple[int, ...] = (0, 1, 2)
     """The fds that become the container's 0, 1, 2, 3, ... (stdio then preserved fds)."""
     detach: bool = True
+    helper_fd: int | None = None
+    """A sealed exec helper the caller keeps open (a warm spawner); None: one per create."""
 
 
 class Created(Record):
@@ -111,7 +113,7 @@ def _spawn(job: Job, sys: Syscalls, directory: ContainerDir, *, cgroup: list[Cgr
         if options.pid_file:
             write_pid_file(options.pid_file, spawned.pid)
 
-    return spawn(job, sys, placed=placed, ready=ready)
+    return spawn(job, sys, placed=placed, ready=ready, helper_fd=options.helper_fd)
 
 
 def write_pid_file(path: str, pid: int) -> None:

@@ -10,12 +10,15 @@ container's seccomp filter and calls execve.
 
 from __future__ import annotations
 
+import os
+
 from dockyard.errors import Conflict, InvalidArgument
 from dockyard.runtime.record import Record
 from dockyard.runtime.state import STOPPED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from dockyard.runtime.spawn import Spawned
     from dockyard.runtime.spec import Process, Spec
     from dockyard.runtime.state import Saved, StateRoot
     from dockyard.sys import Syscalls
@@ -28,6 +31,7 @@ class ExecOptions(Record):
     console_socket: str = ""
     pid_file: str = ""
     detach: bool = False
+    helper_fd: int | None = None
 
 
 class Overrides(Record):
@@ -99,30 +103,32 @@ def container(root: StateRoot, container_id: str) -> tuple[Saved, Spec]:
 def execute(root: StateRoot, container_id: str, process: Process, options: ExecOptions,
             sys: Syscalls) -> int:
     """Start ``process`` in the container; its exit status, or its pid with ``detach``."""
-    from dockyard.runtime import foreground, validate
+    from dockyard.runtime import foreground
 
-    saved, spec = container(root, container_id)
-    validate.terminal(process, options.console_socket, options.detach)
     if options.detach:
-        return _spawn(saved, spec, process, options, sys)
+        spawned = spawn_process(root, container_id, process, options, sys)
+        os.close(spawned.pidfd)
+        return spawned.pid
     mask = foreground.prepare(sys)
     try:
-        pid = _spawn(saved, spec, process, options, sys)
+        spawned = spawn_process(root, container_id, process, options, sys)
     except BaseException:
         foreground.restore(mask)
         raise
-    return foreground.wait(pid, mask)
+    os.close(spawned.pidfd)
+    return foreground.wait(spawned.pid, mask)
 
 
-def _spawn(saved: Saved, spec: Spec, process: Process, options: ExecOptions,
-           sys: Syscalls) -> int:
-    import os
-
-    from dockyard.runtime import confinement, namespaces
+def spawn_process(root: StateRoot, container_id: str, process: Process, options: ExecOptions,
+                  sys: Syscalls) -> Spawned:
+    """Start ``process`` in the container and return it (with a pidfd the caller closes)."""
+    from dockyard.runtime import confinement, namespaces, validate
     from dockyard.runtime.init import Job
     from dockyard.runtime.ops.create import write_pid_file
-    from dockyard.runtime.spawn import Spawned, spawn
+    from dockyard.runtime.spawn import spawn
 
+    saved, spec = container(root, container_id)
+    validate.terminal(process, options.console_socket, options.detach)
     job = Job(kind="exec", container_id=saved.id, spec=spec, process=process,
               bundle=saved.bundle, rootfs=saved.rootfs,
               plan=namespaces.exec_plan(spec.linux.namespaces, saved.pid), fds=options.fds,
@@ -137,6 +143,4 @@ def _spawn(saved: Saved, spec: Spec, process: Process, options: ExecOptions,
         if options.pid_file:
             write_pid_file(options.pid_file, spawned.pid)
 
-    spawned = spawn(job, sys, placed=placed, ready=ready)
-    os.close(spawned.pidfd)
-    return spawned.pid
+    return spawn(job, sys, placed=placed, ready=ready, helper_fd=options.helper_fd)

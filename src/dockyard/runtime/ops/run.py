@@ -4,6 +4,8 @@ container when it exits (``--keep`` leaves it stopped)."""
 
 from __future__ import annotations
 
+import os
+
 from dockyard.runtime import foreground
 from dockyard.runtime.ops.create import CreateOptions, create
 
@@ -17,7 +19,7 @@ def run(root: StateRoot, container_id: str, options: CreateOptions, sys: Syscall
         keep: bool = False) -> int:
     """The container's exit status (0 when detached)."""
     if options.detach:
-        create(root, container_id, options, sys, start=True)
+        os.close(create(root, container_id, options, sys, start=True).pidfd)
         return 0
     mask = foreground.prepare(sys)
     try:
@@ -25,6 +27,7 @@ def run(root: StateRoot, container_id: str, options: CreateOptions, sys: Syscall
     except BaseException:
         foreground.restore(mask)
         raise
+    os.close(created.pidfd)
     status = foreground.wait(created.pid, mask)
     if not keep:
         from dockyard.runtime.ops.delete import destroy

@@ -1,0 +1,187 @@
+"""The runtime's operations for a warm, single-threaded process: the daemon's spawner.
+
+A one-shot ``dockyard-runtime run`` pays for an interpreter start and the runtime's imports on
+every container. A spawner starts once, calls :meth:`Runtime.warm_up` (imports everything the
+child stages need and seals the exec helper), and then creates containers with a fork each::
+
+    runtime = Runtime("/run/dockyard/runtime", subreaper=True)
+    runtime.warm_up()
+    container = runtime.run("web", "/var/lib/dockyard/bundles/web", stdio=(0, out, err))
+    status = runtime.wait(container)          # the init's exit status (it is our child)
+    runtime.delete("web")
+
+Contract for the calling process:
+
+* **single-threaded** whenever it calls :meth:`create`, :meth:`run` or :meth:`exec` (they
+  fork; a thread would be copied in whatever state it was). They raise Internal otherwise.
+* **nothing of the caller leaks in**: the container gets exactly ``stdio`` as fds 0, 1, 2 and
+  ``extra_fds`` as 3, 4, ... (``--preserve-fds``); every other fd is closed in the child.
+  Signal dispositions and mask, namespaces, credentials and cwd of the caller are not changed
+  by these calls and do not reach the container (its signals are reset before execve).
+* **reaping**: the container's process is a grandchild of the caller. Construct with
+  ``subreaper=True`` (prctl PR_SET_CHILD_SUBREAPER on the caller) and the process becomes
+  the caller's child: :meth:`wait` (or ``os.waitid(os.P_PIDFD, container.pidfd, ...)``) gets
+  its status. Without it, pid 1 (or another subreaper above) reaps it, as with runc.
+* errors are :mod:`dockyard.errors` exceptions; nothing is printed.
+
+The state on disk is the command line's (same ``root``), so ``dockyard-runtime state/kill/
+delete`` and this class can be mixed.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dockyard.runtime.record import Record
+from dockyard.runtime.state import DEFAULT_ROOT, StateRoot
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from dockyard.runtime.spec import Process
+    from dockyard.runtime.state import ContainerState
+    from dockyard.sys import Syscalls
+
+SIGTERM = 15
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class Container(Record):
+    """A created (or running) container's first process."""
+
+    id: str
+    pid: int
+    pidfd: int
+    """A pidfd on the process, owned by the caller (close it when done)."""
+
+
+class Runtime:
+    """The verbs of ``dockyard-runtime`` as methods, for a long-lived caller."""
+
+    def __init__(
+        self, root: str = DEFAULT_ROOT, *, sys: Syscalls | None = None, subreaper: bool = False
+    ) -> None:
+        if sys is None:
+            from dockyard.sys import real
+
+            sys = real()
+        self.root = StateRoot(root)
+        self.sys = sys
+        self._helper: int | None = None
+        if subreaper:
+            sys.prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+    def warm_up(self) -> None:
+        """Import what the verbs and the child stages use and make the sealed exec helper, so
+        that each container costs a fork and the kernel's work."""
+        from dockyard.runtime import (  # noqa: F401
+            capabilities,
+            cgroups,
+            confinement,
+            console,
+            devnodes,
+            exechelper,
+            init,
+            mounts,
+            rootfs,
+            seccomp,
+            spawn,
+        )
+        from dockyard.runtime.cgroups import v1, v2  # noqa: F401
+        from dockyard.runtime.ops import create, delete, exec, kill, start  # noqa: F401
+
+        if self._helper is None:
+            fd = exechelper.sealed_copy()
+            self._helper = fd if fd >= 0 else None
+
+    def close(self) -> None:
+        """Close the sealed exec helper (the runtime stays usable)."""
+        if self._helper is not None:
+            os.close(self._helper)
+            self._helper = None
+
+    def create(
+        self, container_id: str, bundle: str, *, stdio: tuple[int, int, int] = (0, 1, 2),
+        extra_fds: Sequence[int] = (), console_socket: str = "", pid_file: str = "",
+        no_pivot: bool = False,
+    ) -> Container:
+        """``create``: the init waits, set up, until :meth:`start`."""
+        return self._create(container_id, bundle, start=False, stdio=stdio,
+                            extra_fds=extra_fds, console_socket=console_socket,
+                            pid_file=pid_file, no_pivot=no_pivot)
+
+    def run(
+        self, container_id: str, bundle: str, *, stdio: tuple[int, int, int] = (0, 1, 2),
+        extra_fds: Sequence[int] = (), console_socket: str = "", pid_file: str = "",
+        no_pivot: bool = False,
+    ) -> Container:
+        """``run --detach``: created and started at once (no exec fifo round trip)."""
+        return self._create(container_id, bundle, start=True, stdio=stdio,
+                            extra_fds=extra_fds, console_socket=console_socket,
+                            pid_file=pid_file, no_pivot=no_pivot)
+
+    def _create(self, container_id: str, bundle: str, *, start: bool,
+                stdio: tuple[int, int, int], extra_fds: Sequence[int], console_socket: str,
+                pid_file: str, no_pivot: bool) -> Container:
+        from dockyard.runtime.ops.create import CreateOptions, create
+
+        options = CreateOptions(bundle=bundle, pid_file=pid_file, console_socket=console_socket,
+                                no_pivot=no_pivot, fds=(*stdio, *extra_fds), detach=True,
+                                helper_fd=self._helper)
+        created = create(self.root, container_id, options, self.sys, start=start)
+        return Container(id=container_id, pid=created.pid, pidfd=created.pidfd)
+
+    def start(self, container_id: str) -> None:
+        from dockyard.runtime.ops.start import start
+
+        start(self.root, container_id)
+
+    def state(self, container_id: str) -> ContainerState:
+        from dockyard.runtime.ops.state import state
+
+        return state(self.root, container_id)
+
+    def kill(self, container_id: str, signal: int = SIGTERM, *, all_processes: bool = False) \
+            -> None:
+        from dockyard.runtime.ops.kill import kill
+
+        kill(self.root, container_id, signal, all_processes=all_processes)
+
+    def delete(self, container_id: str, *, force: bool = False) -> None:
+        from dockyard.runtime.ops.delete import delete
+
+        delete(self.root, container_id, force=force)
+
+    def exec(
+        self, container_id: str, process: Process, *, stdio: tuple[int, int, int] = (0, 1, 2),
+        extra_fds: Sequence[int] = (), console_socket: str = "", pid_file: str = "",
+    ) -> Container:
+        """A new process in the container (``exec --detach``)."""
+        from dockyard.runtime.ops.exec import ExecOptions, spawn_process
+
+        options = ExecOptions(fds=(*stdio, *extra_fds), console_socket=console_socket,
+                              pid_file=pid_file, detach=True, helper_fd=self._helper)
+        spawned = spawn_process(self.root, container_id, process, options, self.sys)
+        return Container(id=container_id, pid=spawned.pid, pidfd=spawned.pidfd)
+
+    def ps(self, container_id: str) -> list[int]:
+        from dockyard.runtime.ops.ps import pids
+
+        return pids(self.root, container_id)
+
+    def list(self) -> list[ContainerState]:
+        from dockyard.runtime.ops.list import containers
+
+        return containers(self.root)
+
+    def wait(self, container: Container) -> int:
+        """Reap ``container``'s process (the caller must be its subreaper): its exit status,
+        128 + the signal that killed it. Closes the container's pidfd."""
+        try:
+            result = os.waitid(os.P_PIDFD, container.pidfd, os.WEXITED)
+        finally:
+            os.close(container.pidfd)
+        if result is None:
+            return 0
+        return result.si_status if result.si_code == os.CLD_EXITED else 128 + result.si_status

@@ -1,0 +1,67 @@
+"""The warm-spawner interface: one process creates, waits for and deletes containers by
+forking, with nothing of its own reaching them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .corebundle import DOCKYARD, Runtime, host_picture, make_bundle, runc_spec
+
+pytestmark = pytest.mark.root
+
+SPAWNER = """
+import json, os, signal, sys
+from dockyard.runtime.library import Runtime
+from dockyard.runtime.spec import Process
+root, bundle = sys.argv[1], sys.argv[2]
+signal.signal(signal.SIGPIPE, signal.SIG_IGN)          # what a daemon may have done
+leak = os.open("/", os.O_RDONLY)                     # inheritable fds of the spawner
+os.set_inheritable(leak, True)
+runtime = Runtime(root, subreaper=True)
+runtime.warm_up()
+r, w = os.pipe()
+null = os.open("/dev/null", os.O_RDWR)
+results = {}
+for n in range(3):
+    container = runtime.run(f"lib{n}", bundle, stdio=(null, w, w))
+    results[f"status{n}"] = runtime.wait(container)
+    runtime.delete(f"lib{n}")
+os.close(w)
+results["output"] = os.read(r, 65536).decode()
+box = runtime.create("box", bundle.replace("/b", "/sleeper"), stdio=(null, null, null))
+runtime.start("box")
+results["state"] = runtime.state("box").status
+proc = runtime.exec("box", Process(args=("sh", "-c", "exit 4"), cwd="/", env=("PATH=/bin",)),
+                    stdio=(null, null, null))
+results["exec"] = runtime.wait(proc)
+results["ps"] = len(runtime.ps("box"))
+runtime.kill("box", 9)
+results["init"] = runtime.wait(box)
+runtime.delete("box")
+results["list"] = [s.id for s in runtime.list()]
+runtime.close()
+print(json.dumps(results))
+"""
+
+
+def test_warm_spawner(tmp_path: Path) -> None:
+    script = "echo out; ls /proc/self/fd | tr '\\n' ' '; grep SigIgn /proc/self/status; true"
+    bundle = make_bundle(tmp_path / "b", runc_spec(args=["sh", "-c", script]))
+    make_bundle(tmp_path / "sleeper", runc_spec(args=["sleep", "100"]))
+    root = tmp_path / "root"
+    try:
+        done = subprocess.run([sys.executable, "-c", SPAWNER, str(root), str(bundle)],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        results = json.loads(done.stdout)
+    finally:
+        Runtime(DOCKYARD, root).cleanup()
+    line = "out\n0 1 2 3 SigIgn:\t0000000000000000\n"
+    assert results == {"status0": 0, "status1": 0, "status2": 0, "output": line * 3,
+                       "state": "running", "exec": 4, "ps": 1, "init": 137, "list": []}
+    assert host_picture("lib0")["cgroups"] == host_picture("box")["cgroups"] == []
