@@ -381,18 +381,30 @@ def parse(data: bytes, what: str = "config.json") -> Spec:
     process = obj.obj("process")
     hooks = obj.obj("hooks")
     linux = obj.obj("linux")
+    version = obj.string("ociVersion", required=True)
     return Spec(
-        oci_version=obj.string("ociVersion", required=True),
+        oci_version=version,
         root=None if root is None else Root(path=root.string("path", required=True),
                                             readonly=root.boolean("readonly")),
         mounts=tuple(_mount(item) for item in obj.objs("mounts")),
         process=None if process is None else _process(process),
         hostname=obj.string("hostname"),
-        domainname=obj.string("domainname"),
+        # "domainname" is a field from runtime-spec 1.1 on; in a 1.0 config it is an unknown
+        # field, ignored as runc 1.1 (a 1.0 runtime) ignores it.
+        domainname=obj.string("domainname") if version_at_least(version, 1, 1) else "",
         hooks=Hooks() if hooks is None else _hooks(hooks),
         annotations=obj.str_map("annotations"),
         linux=Linux() if linux is None else _linux(linux),
     )
+
+
+def version_at_least(version: str, major: int, minor: int) -> bool:
+    """Whether an ``ociVersion`` such as "1.0.2-dev" is at least ``major.minor``."""
+    parts = version.split("-", 1)[0].split(".")
+    try:
+        return (int(parts[0]), int(parts[1]) if len(parts) > 1 else 0) >= (major, minor)
+    except ValueError:
+        return False
 
 
 def parse_process(data: bytes, what: str) -> Process:

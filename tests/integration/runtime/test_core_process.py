@@ -65,10 +65,15 @@ def test_process_settings_as_runc(tmp_path: Path, runtimes: tuple[Runtime, Runti
 
 
 def test_domainname_is_set(tmp_path: Path, runtimes: tuple[Runtime, Runtime]) -> None:
-    """runtime-spec 1.1 ``domainname`` (runc 1.1 predates it and leaves "(none)")."""
+    """``domainname`` is set from runtime-spec 1.1 on; a 1.0 config does not have the field
+    (runc 1.1, a 1.0 runtime, leaves "(none)" whatever the version)."""
     ours, _ = runtimes
     config = runc_spec(args=["sh", "-c", "hostname; cat /proc/sys/kernel/domainname"])
     config["domainname"] = "example.org"
-    bundle = make_bundle(tmp_path / "b", config)
-    done = ours("run", "-b", str(bundle), f"dom-{uuid.uuid4().hex[:6]}")
-    assert (done.returncode, done.stdout) == (0, "runc\nexample.org\n")
+    outputs = []
+    for version in ("1.0.2-dev", "1.1.0"):
+        config["ociVersion"] = version
+        bundle = make_bundle(tmp_path / version, config)
+        done = ours("run", "-b", str(bundle), f"dom-{uuid.uuid4().hex[:6]}")
+        outputs.append((done.returncode, done.stdout))
+    assert outputs == [(0, "runc\n(none)\n"), (0, "runc\nexample.org\n")]

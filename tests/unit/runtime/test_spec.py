@@ -175,3 +175,12 @@ def test_any_document_parses_or_fails_with_invalid_argument(document: dict[str, 
         load(document)
     except InvalidArgument as exc:
         assert str(exc).startswith("config.json: ")
+
+
+@pytest.mark.parametrize(("version", "domainname"), [
+    ("1.0.2-dev", ""), ("1.0.0", ""), ("1.1.0", "example.org"), ("1.2.0-rc.1", "example.org"),
+    ("bogus", ""),
+])  # fmt: skip
+def test_domainname_is_a_field_from_1_1_on(version: str, domainname: str) -> None:
+    spec = load({"ociVersion": version, "domainname": "example.org"})
+    assert spec.domainname == domainname
