@@ -18,6 +18,17 @@ apply an OCI layer (image-spec layer.md):
 * no entry creates, changes or removes anything outside the target (see
   :mod:`dockyard.archive.target`); an escape raises :class:`~dockyard.errors.Breakout`.
 
+Where creating a file proves slow (the kernel scanning for a free inode, see
+:mod:`dockyard.archive.workers`), regular files up to ``_MAX_QUEUED_FILE`` bytes are handed to a
+few worker threads while this thread parses on; where it is fast, threads would only add their
+overhead (10 % measured), so the files are written here until a window of ``_PROBE_FILES``
+small files has more than half slower than ``_SLOW_CREATE_NS``. Every check stays on this thread,
+and so do directories, links and nodes. This thread waits for the workers (``_settle``) before
+anything that could meet their work: a path this layer wrote already (a replacement, a
+whiteout, a link to it), a parent that is not a checked directory yet, and the deferred
+directory metadata. A path it did not write has no pending work under it, and a file in a
+directory this extraction made is new unless this layer wrote it, so neither needs a wait.
+
 Two counts come out of the same pass: dockerd's size of the layer (:mod:`dockyard.archive.size`)
 and, with ``measure``, the bytes allocated and inodes of what the extraction created (each new
 inode is stat'ed right after it is written, each directory at the end), so that a snapshotter
@@ -33,16 +44,27 @@ import errno
 import logging
 import os
 import stat
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from dockyard.archive.compression import Compression, Readable, open_stream
-from dockyard.archive.paths import Whiteout, clean_path, is_aufs_metadata, parse_whiteout
+from dockyard.archive.paths import (
+    Whiteout,
+    clean_path,
+    is_aufs_metadata,
+    parent_of,
+    parse_whiteout,
+)
 from dockyard.archive.size import DiffSize
 from dockyard.archive.target import Target, open_dir
 from dockyard.archive.tarreader import BLK, CHR, DIR, FIFO, LNK, REG, SYM, Entry, TarReader
+from dockyard.archive.workers import Workers
 from dockyard.errors import Breakout, DockyardError, Internal, InvalidArgument, SystemCallError
 from dockyard.oci.digest import Digest
 from dockyard.snapshots import Usage
@@ -55,6 +77,21 @@ _OVERLAY_XATTRS = ("trusted.overlay.", "user.overlay.")  # overlayfs's own, neve
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _BEST_EFFORT_XATTR = (errno.EOPNOTSUPP, errno.EPERM)
 _KEPT_XATTRS = (*_OVERLAY_XATTRS, "security.selinux")
+THREADS = 2  # file-creating workers; two cores are enough to overlap parsing and the kernel
+_BUDGET = 32 << 20  # bytes of file data queued for the workers at most
+_MAX_QUEUED_FILE = 8 << 20  # bigger files are streamed to disk by this thread
+_JOB_COST = 16 << 10  # what a queued file costs beyond its data (bounds the queue's length)
+_PROBE_FILES = 64  # small files timed per window before the workers are called in
+_PROBE_MAX_SIZE = 16 << 10  # files timed: up to this size, so that the data does not count
+_SLOW_CREATE_NS = 60_000  # 5-15 us where inode allocation is cheap, 150-250 us where it scans
+
+
+class EntryData(Protocol):
+    """Where a regular file's data comes from (:class:`TarReader`)."""
+
+    def copy_data(self, fd: int) -> None: ...
+
+    def take_data(self) -> list[memoryview]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +115,7 @@ def apply_layer(
     name: str = "layer",
     stream_digest: Callable[[], Digest] | None = None,
     measure: bool = False,
+    threads: int = THREADS,
 ) -> ApplyResult:
     """Extracts the layer tar read from ``stream`` (plain, gzip or zstd) into ``target``.
 
@@ -85,22 +123,28 @@ def apply_layer(
     (a :class:`~dockyard.content.tee.TeeReader` into a content writer computes it anyway). The
     stream is read to its end, so for an uncompressed layer that is the diffID, and the bytes are
     not hashed a second time here. ``measure`` counts the usage (see the module docstring).
+    ``threads`` create the regular files where creating them here proves slow (0: never).
     """
     if whiteouts not in ("overlay", "copy"):
         raise InvalidArgument(f"layer {name}: unknown whiteout mode {whiteouts!r}")
     log.debug("apply layer %s to %s (%s whiteouts)", name, target, whiteouts)
-    applier = Applier(Target(os.fspath(target), name), whiteouts, measure=measure)
+    workers = Workers(threads, _BUDGET, f"extract {name}") if threads > 0 else None
+    applier = Applier(Target(os.fspath(target), name), whiteouts, measure=measure,
+                      workers=workers, on_demand=True)
     try:
         source = open_stream(stream, name)
         hashed = stream_digest if source.compression == "none" else None
         reader = TarReader(source, name, hashing=hashed is None)
         while (entry := reader.next()) is not None:
-            applier.apply(entry, reader.copy_data)
+            applier.apply(entry, reader)
         applier.finish()
     except OSError as exc:
         raise SystemCallError(
             "read", exc.errno or errno.EIO, f"layer {name} from its stream"
         ) from exc
+    finally:
+        if workers is not None:
+            workers.close()  # nothing writes into the target after this returns
     diff_id = reader.digest if hashed is None else hashed()
     if diff_id.algorithm != "sha256":
         raise Internal(f"layer {name}: the stream's digest {diff_id} is not a sha256 diffID")
@@ -111,22 +155,38 @@ def apply_layer(
 class Applier:
     """Writes entries into a :class:`Target`, one at a time, then :meth:`finish`."""
 
-    def __init__(self, target: Target, whiteouts: WhiteoutMode, *, measure: bool = False) -> None:
+    def __init__(self, target: Target, whiteouts: WhiteoutMode, *, measure: bool = False,
+                 workers: Workers | None = None, on_demand: bool = False) -> None:
+        """``workers`` create regular files; with ``on_demand``, only once creating them here
+        proves slow."""
         self.target = target
         self.overlay = whiteouts == "overlay"
         self.as_root = os.geteuid() == 0
         self.diff_size = DiffSize()
+        self._workers = workers
+        self._parallel = workers is not None and not on_demand
+        self._window = [0, 0]  # files timed, slow ones among them
+        empty = not os.listdir(target.root)
+        if empty:
+            target.fresh.add("")
         # Bytes allocated and inodes created; counted only in a target that starts empty.
-        self._tally: list[int] | None = [0, 0] if measure and not os.listdir(target.root) else None
+        self._tally: list[int] | None = [0, 0] if measure and empty else None
+        self._tally_lock = threading.Lock()  # the workers count too
         self._deferred: dict[str, Entry] = {}  # directory modes and mtimes, set last
-        self._create: dict[str, Callable[[str, Entry, Callable[[int], None]], None]] = {
+        self._create: dict[str, Callable[[str, Entry, EntryData], None]] = {
             REG: self._file, DIR: self._dir, SYM: self._symlink, LNK: self._hardlink,
             CHR: self._node, BLK: self._node, FIFO: self._node,
         }
 
-    def apply(self, entry: Entry, copy_data: Callable[[int], None]) -> None:
+    def apply(self, entry: Entry, data: EntryData) -> None:
+        with self._errors(entry):
+            self._apply(entry, data)
+
+    @contextmanager
+    def _errors(self, entry: Entry) -> Iterator[None]:
+        """Foreign errors become the taxonomy's, naming the layer and the entry."""
         try:
-            self._apply(entry, copy_data)
+            yield
         except DockyardError:
             raise
         except OSError as exc:
@@ -140,7 +200,7 @@ class Applier:
                 f"layer {self.target.layer}: entry {entry.name!r} is invalid: {exc}"
             ) from exc
 
-    def _apply(self, entry: Entry, copy_data: Callable[[int], None]) -> None:
+    def _apply(self, entry: Entry, data: EntryData) -> None:
         rel = clean_path(entry.name, self.target.layer)
         self.diff_size.add(rel, entry)
         if is_aufs_metadata(rel):
@@ -148,17 +208,27 @@ class Applier:
             return
         whiteout = parse_whiteout(rel, self.target.layer)
         if whiteout is not None:
+            self._settle()  # it looks at and removes paths
             self._whiteout(whiteout, entry)
             return
         if not rel:
             self._root(entry)
             return
-        self.target.ensure_dir(rel.rpartition("/")[0], entry.name)
-        self._create[entry.type](rel, entry, copy_data)
+        parent = parent_of(rel)
+        if parent not in self.target.dirs or (entry.type != REG and rel in self.target.written):
+            self._settle()  # a parent may be a queued file; so may what this entry replaces
+        self.target.ensure_dir(parent, entry.name)
+        self._create[entry.type](rel, entry, data)
         self.target.mark_written(rel)
+
+    def _settle(self) -> None:
+        """Waits until the workers have created every file queued so far."""
+        if self._workers is not None and self._workers.busy:
+            self._workers.drain()
 
     def finish(self) -> None:
         """Sets the deferred directory modes and mtimes; counts the directories."""
+        self._settle()
         for rel, entry in self._deferred.items():
             try:
                 fd = open_dir(self.target.path(rel))
@@ -186,20 +256,46 @@ class Applier:
         """Adds a new inode (an fd, or a path that is not followed) to the tally."""
         if self._tally is not None:
             st = os.fstat(where) if isinstance(where, int) else os.lstat(where)
-            self._tally[0] += st.st_blocks * 512
-            self._tally[1] += 1
+            with self._tally_lock:
+                self._tally[0] += st.st_blocks * 512
+                self._tally[1] += 1
 
     # -- entries ---------------------------------------------------------------------------
 
-    def _file(self, rel: str, entry: Entry, copy_data: Callable[[int], None]) -> None:
+    def _file(self, rel: str, entry: Entry, data: EntryData) -> None:
+        if rel in self.target.written or parent_of(rel) not in self.target.fresh:
+            self._replace(rel)  # whatever is there (settled first if this layer wrote it)
         path = self.target.path(rel)
+        if self._workers is None or not self._parallel or entry.size > _MAX_QUEUED_FILE:
+            start = time.perf_counter_ns()
+            self._write_file(path, entry, data.copy_data)
+            if self._workers is not None and entry.size <= _PROBE_MAX_SIZE:
+                self._observe(time.perf_counter_ns() - start)
+            return
+        fill = partial(_write_views, data.take_data())
+        self._workers.submit(entry.size + _JOB_COST, partial(self._job, path, entry, fill))
+
+    def _observe(self, elapsed_ns: int) -> None:
+        """Calls the workers in when most files of a window were slow to create."""
+        window = self._window
+        window[0] += 1
+        window[1] += elapsed_ns > _SLOW_CREATE_NS
+        if window[0] == _PROBE_FILES:
+            if window[1] * 2 > _PROBE_FILES and not self._parallel:
+                log.debug("layer %s: creating files is slow here; using worker threads",
+                          self.target.layer)
+                self._parallel = True
+            window[0] = window[1] = 0
+
+    def _job(self, path: str, entry: Entry, fill: Callable[[int], None]) -> None:
+        with self._errors(entry):
+            self._write_file(path, entry, fill)
+
+    def _write_file(self, path: str, entry: Entry, fill: Callable[[int], None]) -> None:
+        """Creates the file ``path`` (nothing may be there), fills it, sets its metadata."""
+        fd = os.open(path, _CREATE, 0o600)
         try:
-            fd = os.open(path, _CREATE, 0o600)
-        except FileExistsError:
-            self._replace(rel)
-            fd = os.open(path, _CREATE, 0o600)
-        try:
-            copy_data(fd)
+            fill(fd)
             if self.as_root:
                 os.fchown(fd, entry.uid, entry.gid)
             os.fchmod(fd, entry.mode)
@@ -209,10 +305,11 @@ class Applier:
         finally:
             os.close(fd)
 
-    def _dir(self, rel: str, entry: Entry, copy_data: Callable[[int], None]) -> None:
+    def _dir(self, rel: str, entry: Entry, data: EntryData) -> None:
         path = self.target.path(rel)
         try:
             os.mkdir(path, 0o700)
+            self.target.fresh.add(rel)
         except FileExistsError:
             old = os.lstat(path)
             if stat.S_ISDIR(old.st_mode):
@@ -220,6 +317,7 @@ class Applier:
             else:
                 self._replace(rel)
                 os.mkdir(path, 0o700)
+                self.target.fresh.add(rel)
                 if self.overlay and stat.S_ISCHR(old.st_mode) and old.st_rdev == 0:
                     # It replaces this layer's whiteout: lower content must stay hidden.
                     os.setxattr(path, OPAQUE_XATTR, b"y", follow_symlinks=False)
@@ -249,7 +347,7 @@ class Applier:
         self._xattrs(path, entry)
         self._deferred[rel] = entry
 
-    def _symlink(self, rel: str, entry: Entry, copy_data: Callable[[int], None]) -> None:
+    def _symlink(self, rel: str, entry: Entry, data: EntryData) -> None:
         path = self.target.path(rel)
         try:
             os.symlink(entry.linkname, path)
@@ -259,7 +357,8 @@ class Applier:
         self._path_meta(path, entry, chmod=False)
         self._count(path)
 
-    def _hardlink(self, rel: str, entry: Entry, copy_data: Callable[[int], None]) -> None:
+    def _hardlink(self, rel: str, entry: Entry, data: EntryData) -> None:
+        self._settle()  # the source may be a queued file
         layer = self.target.layer
         try:
             source = clean_path(entry.linkname, layer)
@@ -289,7 +388,7 @@ class Applier:
         # symlink.
         self._path_meta(path, entry, chmod=not stat.S_ISLNK(source_mode))
 
-    def _node(self, rel: str, entry: Entry, copy_data: Callable[[int], None]) -> None:
+    def _node(self, rel: str, entry: Entry, data: EntryData) -> None:
         path = self.target.path(rel)
         try:
             self._make_node(path, entry)
@@ -309,8 +408,10 @@ class Applier:
 
     def _replace(self, rel: str) -> None:
         """Removes what is at ``rel`` so that a new entry can take its place."""
-        self.target.clear(rel)
-        self._forget_deferred(rel)
+        if rel in self.target.written:
+            self._settle()  # a queued file there, or under it
+        if stat.S_ISDIR(self.target.clear(rel)):
+            self._forget_deferred(rel)
 
     def _forget_deferred(self, rel: str) -> None:
         under = rel + "/"
@@ -382,3 +483,10 @@ class Applier:
             os.chown(path, entry.uid, entry.gid, follow_symlinks=False)
         os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
         self._count(path)
+
+
+def _write_views(views: list[memoryview], fd: int) -> None:
+    for view in views:
+        rest = view
+        while rest:
+            rest = rest[os.write(fd, rest) :]

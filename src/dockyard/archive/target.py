@@ -36,6 +36,8 @@ class Target:
         self.layer = layer
         self._dirs: set[str] = {""}
         self.written: set[str] = {""}
+        # Directories this extraction made (empty): what is in one, this layer wrote.
+        self.fresh: set[str] = set()
         self.removed = False  # whether anything was deleted from the target
 
     def path(self, rel: str) -> str:
@@ -79,6 +81,7 @@ class Target:
                 ) from None
             os.mkdir(path, 0o755)
             os.chmod(path, 0o755)  # whatever the umask
+            self.fresh.add(rel)
             return
         if stat.S_ISLNK(mode):
             raise Breakout(
@@ -109,6 +112,7 @@ class Target:
         """Drops the cached directories at and under ``rel`` (it was removed)."""
         under = rel + "/"
         self._dirs = {d for d in self._dirs if d != rel and not d.startswith(under)}
+        self.fresh = {d for d in self.fresh if d != rel and not d.startswith(under)}
 
     def clear_unwritten(self, rel: str) -> None:
         """Removes everything under the directory ``rel`` that this layer did not write (an

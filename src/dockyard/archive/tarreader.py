@@ -104,9 +104,9 @@ def _checksum_ok(block: bytes, stored: int) -> bool:
 
 
 class TarReader:
-    """Iterate with :meth:`next`; for a regular file, call :meth:`copy_data` or let the next
-    :meth:`next` skip its data. ``digest`` (unless ``hashing`` is false) and ``size`` are final
-    once :meth:`next` returned None."""
+    """Iterate with :meth:`next`; for a regular file, call :meth:`copy_data` or
+    :meth:`take_data` or let the next :meth:`next` skip its data. ``digest`` (unless ``hashing``
+    is false) and ``size`` are final once :meth:`next` returned None."""
 
     def __init__(self, source: ChunkSource, name: str = "layer", *, hashing: bool = True) -> None:
         self._source = source
@@ -173,6 +173,20 @@ class TarReader:
             size -= len(view)
             while view:
                 view = view[os.write(fd, view) :]
+
+    def take_data(self) -> list[memoryview]:
+        """The current entry's data as views of the decompressed chunks (nothing is copied; the
+        chunks are immutable, so the views may go to another thread)."""
+        size, self._unread = self._unread, 0
+        views: list[memoryview] = []
+        while size:
+            if not self._buf and not self._fill():
+                raise self._truncated("file data")
+            view = self._buf[:size]
+            self._buf = self._buf[len(view) :]
+            size -= len(view)
+            views.append(view)
+        return views
 
     def _drain(self) -> None:
         self._buf = memoryview(b"")
