@@ -17,6 +17,8 @@ from dockyard.runtime import signals
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from dockyard.sys import Syscalls
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -67,3 +69,111 @@ def _wait_foreign(pid: int) -> int:
     finally:
         os.close(pidfd)
     return 255
+
+
+def console_pair() -> tuple[int, int]:
+    """A connected pair standing in for ``--console-socket`` when the runtime itself holds
+    the terminal: (the runtime's end, the end the init sends the pty master over)."""
+    import socket
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    return ours.detach(), theirs.detach()
+
+
+def relay(pid: int, pidfd: int, console_end: int, mask: list[int]) -> int:
+    """``run``/``exec`` with a terminal in the foreground (runc without --console-socket):
+    receive the pty master, copy stdin to it and it to stdout (stdin in raw mode when it is
+    a terminal, the window size followed), forward signals, and return the exit status."""
+    import socket
+
+    from dockyard.runtime import console
+
+    with socket.socket(fileno=console_end) as sock:
+        _, master = console.receive_master(sock)
+    try:
+        _follow_window_size(master)
+
+        def forward(number: int, _frame: object) -> None:
+            try:
+                os.kill(pid, number)
+            except ProcessLookupError:
+                return
+
+        signals.handle((n for n in range(1, 32) if n not in _NOT_FORWARDED), forward)
+        signals.handle((28,), lambda _n, _f: _follow_window_size(master))  # SIGWINCH
+        restore(mask)
+        saved = _raw_stdin()
+        try:
+            _copy(master, pidfd)
+        finally:
+            _restore_stdin(saved)
+    finally:
+        os.close(master)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def _copy(master: int, pidfd: int) -> None:
+    import select
+
+    sources = [0, master, pidfd]
+    while True:
+        readable = select.select(sources, [], [])[0]
+        if 0 in readable:
+            data = os.read(0, 65536)
+            if data:
+                os.write(master, data)
+            else:
+                sources.remove(0)
+        if master in readable and not _pump(master):
+            return
+        if pidfd in readable:
+            while _pump(master, wait=False):
+                continue
+            return
+
+
+def _pump(master: int, *, wait: bool = True) -> bool:
+    """Copy what the pty has to stdout; False once it is closed (or empty, if not waiting)."""
+    import select
+
+    if not wait and not select.select([master], [], [], 0)[0]:
+        return False
+    try:
+        data = os.read(master, 65536)
+    except OSError:  # EIO: the slave side is gone
+        return False
+    if not data:
+        return False
+    os.write(1, data)
+    return True
+
+
+def _follow_window_size(master: int) -> None:
+    import fcntl
+    import termios
+
+    try:
+        size = fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(master, termios.TIOCSWINSZ, size)
+    except OSError:
+        return  # stdin is no terminal: the pty keeps its size
+
+
+def _raw_stdin() -> list[Any] | None:
+    import termios
+    import tty
+
+    if not os.isatty(0):
+        return None
+    saved = termios.tcgetattr(0)
+    tty.setraw(0)
+    return saved
+
+
+def _restore_stdin(saved: list[Any] | None) -> None:
+    if saved is not None:
+        import termios
+
+        termios.tcsetattr(0, termios.TCSADRAIN, saved)

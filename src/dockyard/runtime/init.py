@@ -94,6 +94,9 @@ class Job(Record):
     """create: the exec fifo the init waits on; "" for run and exec."""
     no_pivot: bool = False
     console_socket: str = ""
+    console_fd: int = -1
+    """An already connected console socket (the runtime's own terminal relay), instead of
+    ``console_socket``."""
     seccomp: Program | None = None
 
 

@@ -61,7 +61,9 @@ def spawn(
 
     helper = exechelper.sealed_copy() if helper_fd is None else helper_fd
     console = -1
-    if job.process.terminal and job.console_socket:
+    if job.process.terminal and job.console_fd >= 0:
+        console = os.dup(job.console_fd)
+    elif job.process.terminal and job.console_socket:
         from dockyard.runtime import confinement
 
         console = confinement.connect_console(job.console_socket)

@@ -41,6 +41,9 @@ class CreateOptions(Record):
     detach: bool = True
     helper_fd: int | None = None
     """A sealed exec helper the caller keeps open (a warm spawner); None: one per create."""
+    relay_terminal: bool = False
+    """``run`` in the foreground: a process with a terminal and no ``console_socket`` gets
+    one end of a socket pair; :attr:`Created.console` is the runtime's end."""
 
 
 class Created(Record):
@@ -51,6 +54,8 @@ class Created(Record):
     directory: ContainerDir
     cgroup: CgroupHandle | None
     spec: Spec
+    console: int = -1
+    """The runtime's end of the terminal relay (``relay_terminal``), else -1."""
 
 
 def create(
@@ -69,6 +74,7 @@ def create(
     program = confinement.compile_seccomp(config.linux.seccomp, sys)
     directory = root.create(container_id)
     cgroup: list[CgroupHandle] = []
+    ours = theirs = -1
     try:
         directory.save_config(raw)
         if not start:
@@ -79,16 +85,25 @@ def create(
                   bundle=bundle, rootfs=rootfs, plan=plan, fds=options.fds,
                   fifo="" if start else directory.fifo, no_pivot=options.no_pivot,
                   console_socket=options.console_socket, seccomp=program)
+        if options.relay_terminal and process.terminal and not options.console_socket:
+            from dockyard.runtime.foreground import console_pair
+
+            ours, theirs = console_pair()
+            job = job.replace(console_fd=theirs)
         spawned = _spawn(job, sys, directory, cgroup=cgroup, options=options, config=config)
     except BaseException:
         for handle in cgroup:
             _quietly(handle.destroy)
         _quietly(directory.remove)
+        if ours >= 0:
+            os.close(ours)
         raise
     finally:
         directory.unlock()
+        if theirs >= 0:
+            os.close(theirs)
     return Created(pid=spawned.pid, pidfd=spawned.pidfd, directory=directory,
-                   cgroup=cgroup[0] if cgroup else None, spec=config)
+                   cgroup=cgroup[0] if cgroup else None, spec=config, console=ours)
 
 
 def _spawn(job: Job, sys: Syscalls, directory: ContainerDir, *, cgroup: list[CgroupHandle],

@@ -32,6 +32,7 @@ class ExecOptions(Record):
     pid_file: str = ""
     detach: bool = False
     helper_fd: int | None = None
+    console_fd: int = -1
 
 
 class Overrides(Record):
@@ -109,12 +110,24 @@ def execute(root: StateRoot, container_id: str, process: Process, options: ExecO
         spawned = spawn_process(root, container_id, process, options, sys)
         os.close(spawned.pidfd)
         return spawned.pid
+    relay = process.terminal and not options.console_socket
+    ours, theirs = foreground.console_pair() if relay else (-1, -1)
     mask = foreground.prepare(sys)
     try:
-        spawned = spawn_process(root, container_id, process, options, sys)
+        spawned = spawn_process(root, container_id, process,
+                                options.replace(console_fd=theirs), sys)
     except BaseException:
         foreground.restore(mask)
+        for fd in (ours, theirs):
+            if fd >= 0:
+                os.close(fd)
         raise
+    if relay:
+        os.close(theirs)
+        try:
+            return foreground.relay(spawned.pid, spawned.pidfd, ours, mask)
+        finally:
+            os.close(spawned.pidfd)
     os.close(spawned.pidfd)
     return foreground.wait(spawned.pid, mask)
 
@@ -132,7 +145,7 @@ def spawn_process(root: StateRoot, container_id: str, process: Process, options:
     job = Job(kind="exec", container_id=saved.id, spec=spec, process=process,
               bundle=saved.bundle, rootfs=saved.rootfs,
               plan=namespaces.exec_plan(spec.linux.namespaces, saved.pid), fds=options.fds,
-              console_socket=options.console_socket,
+              console_socket=options.console_socket, console_fd=options.console_fd,
               seccomp=confinement.compile_seccomp(spec.linux.seccomp, sys))
 
     def placed(pid: int) -> None:

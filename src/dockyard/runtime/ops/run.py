@@ -23,12 +23,19 @@ def run(root: StateRoot, container_id: str, options: CreateOptions, sys: Syscall
         return 0
     mask = foreground.prepare(sys)
     try:
-        created = create(root, container_id, options, sys, start=True)
+        created = create(root, container_id, options.replace(relay_terminal=True), sys,
+                         start=True)
     except BaseException:
         foreground.restore(mask)
         raise
-    os.close(created.pidfd)
-    status = foreground.wait(created.pid, mask)
+    if created.console >= 0:
+        try:
+            status = foreground.relay(created.pid, created.pidfd, created.console, mask)
+        finally:
+            os.close(created.pidfd)
+    else:
+        os.close(created.pidfd)
+        status = foreground.wait(created.pid, mask)
     if not keep:
         from dockyard.runtime.ops.delete import destroy
 
