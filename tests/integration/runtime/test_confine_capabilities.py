@@ -50,8 +50,13 @@ RUNC_SPEC = ("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE")
 
 
 def test_runc_spec_defaults_as_root() -> None:
-    spec = CapabilitySpec(bounding=RUNC_SPEC, effective=RUNC_SPEC, permitted=RUNC_SPEC,
-                          ambient=RUNC_SPEC, inheritable=RUNC_SPEC)
+    spec = CapabilitySpec(
+        bounding=RUNC_SPEC,
+        effective=RUNC_SPEC,
+        permitted=RUNC_SPEC,
+        ambient=RUNC_SPEC,
+        inheritable=RUNC_SPEC,
+    )
     assert _status_in_child(spec) == {
         "CapInh": "0000000020000420",
         "CapPrm": "0000000020000420",
@@ -62,8 +67,13 @@ def test_runc_spec_defaults_as_root() -> None:
 
 
 def test_permitted_survives_setuid_and_ambient_reaches_a_non_root_user() -> None:
-    spec = CapabilitySpec(bounding=(*RUNC_SPEC, "CAP_CHOWN"), effective=("CAP_KILL",),
-                          permitted=RUNC_SPEC, inheritable=("CAP_KILL",), ambient=("CAP_KILL",))
+    spec = CapabilitySpec(
+        bounding=(*RUNC_SPEC, "CAP_CHOWN"),
+        effective=("CAP_KILL",),
+        permitted=RUNC_SPEC,
+        inheritable=("CAP_KILL",),
+        ambient=("CAP_KILL",),
+    )
     assert _status_in_child(spec, uid=1000) == {
         "CapInh": "0000000000000020",
         "CapPrm": "0000000020000420",
