@@ -279,8 +279,25 @@ def _handshake(job: Job, channel: Channel, sys: Syscalls) -> None:
         channel.close()  # end of file tells the runtime that create is done
 
 
+_FATAL_WHILE_CREATED = (1, 2, 3, 4, 5, 6, 15, 16, 31)
+"""HUP, INT, QUIT, ILL, TRAP, ABRT, TERM, STKFLT, SYS: fatal to runc's Go init (exit 2)."""
+
+
 def _wait_for_start(fifo: int) -> None:
-    """Block until ``start`` opens the exec fifo, then tell it we go (runc's handshake)."""
+    """Block until ``start`` opens the exec fifo, then tell it we go (runc's handshake).
+
+    Meanwhile the init answers signals as runc's init (a Go program) does: the fatal ones
+    end it with status 2, the others are caught and ignored. A pid namespace's init gets a
+    signal from outside only if it has a handler, so without these ``kill`` of a created
+    container would do nothing. execve(2) drops the handlers again."""
+    from dockyard.runtime import signals
+
+    def fatal(_number: int, _frame: object) -> None:
+        os._exit(2)
+
+    signals.handle(_FATAL_WHILE_CREATED, fatal)
+    signals.handle((n for n in range(1, 32) if n not in (*_FATAL_WHILE_CREATED, 9, 19)),
+                   lambda _number, _frame: None)
     fd = os.open(f"/proc/self/fd/{fifo}", os.O_WRONLY | os.O_CLOEXEC)
     try:
         os.write(fd, b"0")

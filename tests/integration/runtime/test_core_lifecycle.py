@@ -234,3 +234,38 @@ def test_exec_with_a_terminal_over_the_console_socket(
     finally:
         os.close(fds[0])
     assert output.replace(b"\r\n", b"\n") == b"/dev/pts/0\ndone\n"
+
+
+def test_signals_to_a_created_container_as_runc(
+    tmp_path: Path, runtimes: tuple[Runtime, Runtime]
+) -> None:
+    """runc's init (Go) dies of HUP/INT/TERM with status 2 and ignores USR1 until start."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # subreaper: the inits become our children
+    seen = []
+    try:
+        for runtime in runtimes:
+            bundle = make_bundle(tmp_path / "bundles" / runtime.root.name,
+                                 runc_spec(args=["sleep", "100"]))
+            outcome = []
+            for signal in ("TERM", "USR1", "HUP"):
+                cid = f"sig-{signal.lower()}-{uuid.uuid4().hex[:6]}"
+                pid = created(runtime, bundle, cid)
+                assert runtime("kill", cid, signal).returncode == 0
+                deadline = time.monotonic() + 1.0
+                reaped, status = 0, 0
+                while not reaped and time.monotonic() < deadline:
+                    reaped, status = os.waitpid(pid, os.WNOHANG)
+                    time.sleep(0.01)
+                state = json.loads(runtime("state", cid).stdout)["status"]
+                outcome.append((signal, os.waitstatus_to_exitcode(status) if reaped else None,
+                                state))
+                assert runtime("delete", "--force", cid).returncode == 0
+                if not reaped:
+                    os.waitpid(pid, 0)
+            seen.append(outcome)
+    finally:
+        ctypes.CDLL(None).prctl(36, 0, 0, 0, 0)
+    assert seen[0] == seen[1] == [("TERM", 2, "stopped"), ("USR1", None, "created"),
+                                  ("HUP", 2, "stopped")]
