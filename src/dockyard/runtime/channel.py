@@ -86,12 +86,11 @@ class Channel:
         finally:
             self._pending[:0] = held
 
-    def drain(self, what: str) -> None:
+    def drain(self) -> None:
         """Read to end of file, raising the first error message."""
         while (message := self.receive()) is not None:
             if message[0] == "error":
                 raise rebuild(message[1])
-        del what
 
     def close(self) -> None:
         for fd in (self.inbox, self.outbox):

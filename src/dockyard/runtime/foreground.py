@@ -19,6 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from dockyard.runtime.spec import Process
     from dockyard.sys import Syscalls
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -78,6 +79,25 @@ def console_pair() -> tuple[int, int]:
 
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     return ours.detach(), theirs.detach()
+
+
+def with_terminal_size(process: Process) -> Process:
+    """``process`` with the size of the runtime's own terminal (stdin) as its console size,
+    so the pty has it from the start (runc resizes later, racing the container's first
+    reads of it); unchanged when it has a size or stdin is no terminal."""
+    if process.console_size is not None:
+        return process
+    import fcntl
+    import struct
+    import termios
+
+    from dockyard.runtime.spec import ConsoleSize
+
+    try:
+        rows, columns = struct.unpack("HHHH", fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8))[:2]
+    except OSError:
+        return process
+    return process.replace(console_size=ConsoleSize(height=rows, width=columns))
 
 
 def relay(pid: int, pidfd: int, console_end: int, mask: list[int]) -> int:

@@ -15,7 +15,6 @@ from dockyard.errors import DockyardError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from dockyard.runtime.cli import Command
-    from dockyard.runtime.log import LogSink
     from dockyard.runtime.state import StateRoot
     from dockyard.sys import Syscalls
 
@@ -90,7 +89,7 @@ def _main(argv: list[str] | None) -> int:
     if command.option("debug"):
         sink.attach_logging()
     try:
-        return _dispatch(command, sink)
+        return _dispatch(command)
     except DockyardError as exc:
         sink.error(_FAILED.get(command.command, "") + str(exc))
         return 255 if command.command == "exec" else 1
@@ -113,7 +112,7 @@ def _syscalls() -> Syscalls:
     return sys_
 
 
-def _dispatch(command: Command, sink: LogSink) -> int:
+def _dispatch(command: Command) -> int:
     from dockyard.runtime import cli
 
     name = command.command
@@ -148,7 +147,6 @@ def _dispatch(command: Command, sink: LogSink) -> int:
         from dockyard.runtime.ops.delete import delete
 
         delete(_root(command), container_id, force=bool(command.flag("force")))
-    del sink
     return 0
 
 

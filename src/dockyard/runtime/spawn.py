@@ -57,36 +57,7 @@ def spawn(
     Returns once the init has gone past the runtime's part (create: waits on exec.fifo;
     run and exec: has called execve). On failure the processes are killed and waited for."""
     check_single_threaded()
-    from dockyard.runtime import exechelper
-
-    helper = exechelper.sealed_copy() if helper_fd is None else helper_fd
-    console = -1
-    if job.process.terminal and job.console_fd >= 0:
-        console = os.dup(job.console_fd)
-    elif job.process.terminal and job.console_socket:
-        from dockyard.runtime import confinement
-
-        console = confinement.connect_console(job.console_socket)
-    stage_r, stage_w = os.pipe2(os.O_CLOEXEC)
-    init_r, init_w = os.pipe2(os.O_CLOEXEC)
-    out_r, out_w = os.pipe2(os.O_CLOEXEC)
-    own = [console] + ([helper] if helper_fd is None else [])
-    try:
-        first = os.fork()
-    except BaseException:
-        for fd in (stage_r, stage_w, init_r, init_w, out_r, out_w, *own):
-            if fd >= 0:
-                os.close(fd)
-        raise
-    if first == 0:
-        for fd in (stage_w, init_w, out_r):
-            os.close(fd)
-        stage_one(job, Pipes(stage_inbox=stage_r, init_inbox=init_r, outbox=out_w,
-                             console=console, helper=helper), sys)
-    for fd in (stage_r, init_r, out_w, *own):
-        if fd >= 0:
-            os.close(fd)
-    to_stage, to_init = Channel(out_r, stage_w), Channel(-1, init_w)
+    first, to_stage, to_init = _fork(job, sys, helper_fd)
     pidfd = -1
     try:
         placed(first)
@@ -101,7 +72,7 @@ def spawn(
         spawned = Spawned(pid=pid, pidfd=pidfd, start_time=start_time(pid) or 0)
         ready(spawned)
         to_init.send("run")
-        to_stage.drain("container init")
+        to_stage.drain()
         return spawned
     except BaseException:
         _kill(first, pidfd)
@@ -109,6 +80,51 @@ def spawn(
     finally:
         to_stage.close()
         to_init.close()
+
+
+def _fork(job: Job, sys: Syscalls, helper_fd: int | None) -> tuple[int, Channel, Channel]:
+    """Fork stage 1 with its pipes, the console socket and the exec helper; returns its pid
+    and the runtime's channels to it and to the init."""
+    opened: list[int] = []  # what this call opened, closed in the runtime after the fork
+    try:
+        if helper_fd is None:
+            from dockyard.runtime import exechelper
+
+            opened.append(exechelper.sealed_copy())
+        helper = opened[-1] if helper_fd is None else helper_fd
+        console = _console(job)
+        opened.append(console)
+        ends = [fd for _ in range(3) for fd in os.pipe2(os.O_CLOEXEC)]
+        opened += ends
+        first = os.fork()
+    except BaseException:
+        for fd in opened:
+            if fd >= 0:
+                os.close(fd)
+        raise
+    stage_r, stage_w, init_r, init_w, out_r, out_w = ends
+    if first == 0:
+        for fd in (stage_w, init_w, out_r):
+            os.close(fd)
+        stage_one(job, Pipes(stage_inbox=stage_r, init_inbox=init_r, outbox=out_w,
+                             console=console, helper=helper), sys)
+    for fd in opened:
+        if fd >= 0 and fd not in (stage_w, init_w, out_r):
+            os.close(fd)
+    return first, Channel(out_r, stage_w), Channel(-1, init_w)
+
+
+def _console(job: Job) -> int:
+    """The connected console socket the init sends the pty master over, or -1."""
+    if not job.process.terminal:
+        return -1
+    if job.console_fd >= 0:
+        return os.dup(job.console_fd)
+    if job.console_socket:
+        from dockyard.runtime import confinement
+
+        return confinement.connect_console(job.console_socket)
+    return -1
 
 
 def _reap(first: int) -> None:

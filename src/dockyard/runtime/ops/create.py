@@ -63,15 +63,11 @@ def create(
     start: bool = False,
 ) -> Created:
     """Create the container; with ``start`` the init does not wait for ``start`` (``run``)."""
-    from dockyard.runtime import confinement, namespaces, spec
+    from dockyard.runtime import spec
 
     bundle = os.path.abspath(options.bundle)
     config, raw = spec.load(bundle)
-    process = validate.container(config)
-    validate.terminal(process, options.console_socket, options.detach)
-    rootfs = validate.rootfs_path(config, bundle)
-    plan = namespaces.plan(config.linux.namespaces)
-    program = confinement.compile_seccomp(config.linux.seccomp, sys)
+    job = _job(config, container_id, bundle, options, sys)
     directory = root.create(container_id)
     cgroup: list[CgroupHandle] = []
     ours = theirs = -1
@@ -79,17 +75,12 @@ def create(
         directory.save_config(raw)
         if not start:
             directory.make_fifo()
-        from dockyard.runtime.init import Job
-
-        job = Job(kind="init", container_id=container_id, spec=config, process=process,
-                  bundle=bundle, rootfs=rootfs, plan=plan, fds=options.fds,
-                  fifo="" if start else directory.fifo, no_pivot=options.no_pivot,
-                  console_socket=options.console_socket, seccomp=program)
-        if options.relay_terminal and process.terminal and not options.console_socket:
-            from dockyard.runtime.foreground import console_pair
+            job = job.replace(fifo=directory.fifo)
+        if options.relay_terminal and job.process.terminal and not options.console_socket:
+            from dockyard.runtime.foreground import console_pair, with_terminal_size
 
             ours, theirs = console_pair()
-            job = job.replace(console_fd=theirs)
+            job = job.replace(console_fd=theirs, process=with_terminal_size(job.process))
         spawned = _spawn(job, sys, directory, cgroup=cgroup, options=options, config=config)
     except BaseException:
         for handle in cgroup:
@@ -104,6 +95,21 @@ def create(
             os.close(theirs)
     return Created(pid=spawned.pid, pidfd=spawned.pidfd, directory=directory,
                    cgroup=cgroup[0] if cgroup else None, spec=config, console=ours)
+
+
+def _job(config: Spec, container_id: str, bundle: str, options: CreateOptions,
+         sys: Syscalls) -> Job:
+    """Every check that needs no process, then what the child stages are to do."""
+    from dockyard.runtime import confinement, namespaces
+    from dockyard.runtime.init import Job
+
+    process = validate.container(config)
+    validate.terminal(process, options.console_socket, options.detach)
+    return Job(kind="init", container_id=container_id, spec=config, process=process,
+               bundle=bundle, rootfs=validate.rootfs_path(config, bundle),
+               plan=namespaces.plan(config.linux.namespaces), fds=options.fds,
+               no_pivot=options.no_pivot, console_socket=options.console_socket,
+               seccomp=confinement.compile_seccomp(config.linux.seccomp, sys))
 
 
 def _spawn(job: Job, sys: Syscalls, directory: ContainerDir, *, cgroup: list[CgroupHandle],

@@ -15,6 +15,8 @@ from dockyard.runtime.state import CREATED, STOPPED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dockyard.runtime.state import ContainerDir, Saved, StateRoot
 
 SIGKILL = 9
@@ -88,9 +90,9 @@ def _without_own_pid_namespace(directory: ContainerDir) -> bool:
     return spec.linux.namespace("pid") is None
 
 
-def _wait_empty(pids: object, timeout: float = 10.0) -> None:
+def _wait_empty(pids: Callable[[], list[int]], timeout: float = 10.0) -> None:
     import time
 
     deadline = time.monotonic() + timeout
-    while pids() and time.monotonic() < deadline:  # type: ignore[operator]
+    while pids() and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -112,6 +112,8 @@ def execute(root: StateRoot, container_id: str, process: Process, options: ExecO
         return spawned.pid
     relay = process.terminal and not options.console_socket
     ours, theirs = foreground.console_pair() if relay else (-1, -1)
+    if relay:
+        process = foreground.with_terminal_size(process)
     mask = foreground.prepare(sys)
     try:
         spawned = spawn_process(root, container_id, process,

@@ -12,7 +12,7 @@ from dockyard.runtime.state import CREATED, RUNNING, STOPPED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from dockyard.runtime.state import ContainerDir, Saved, StateRoot
+    from dockyard.runtime.state import Saved, StateRoot
 
 def parse_signal(text: str) -> int:
     """runc's parseSignal: a number, or a name with or without "SIG", any case."""
@@ -43,10 +43,10 @@ def kill(root: StateRoot, container_id: str, signal: int, *, all_processes: bool
         return
     if saved is None or status not in (CREATED, RUNNING):
         raise Conflict("container not running")
-    _signal_init(directory, saved, signal)
+    _signal_init(saved, signal)
 
 
-def _signal_init(directory: ContainerDir, saved: Saved, signal: int) -> None:
+def _signal_init(saved: Saved, signal: int) -> None:
     """Signal through a pidfd taken after checking the start time: never a reused pid."""
     from dockyard.runtime.state import start_time
 
@@ -62,7 +62,6 @@ def _signal_init(directory: ContainerDir, saved: Saved, signal: int) -> None:
         raise Conflict("container not running") from exc
     finally:
         os.close(pidfd)
-    del directory
 
 
 def signal_all(saved: Saved, signal: int) -> None:
