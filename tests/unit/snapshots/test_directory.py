@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from dockyard.errors import AlreadyExists, Conflict, Internal, NotFound
 from dockyard.snapshots import Info, Kind, Snapshotter, Usage
-from dockyard.snapshots.directory import DirectorySnapshotter, disk_usage, spread
+from dockyard.snapshots.directory import DirectorySnapshotter, Writeback, disk_usage, spread
 from dockyard.snapshots.native import NativeSnapshotter
 from dockyard.sys import FS_TOPDIR_FL
 from dockyard.sys.recording import RecordingSyscalls
@@ -196,3 +197,22 @@ def test_a_filesystem_without_inode_flags_is_fine(snapshotter: DirectorySnapshot
         assert [c.name for c in syscalls.calls] == ["inode_flags"]
     finally:
         again.close()
+
+
+def test_writeback_syncs_the_filesystem_until_the_filling_ends(tmp_path: Path) -> None:
+    syscalls = RecordingSyscalls()
+    with Writeback(syscalls, tmp_path, interval=0.005):
+        time.sleep(0.1)
+    calls = len(syscalls.calls)
+    time.sleep(0.02)
+    assert calls >= 2
+    assert {c.name for c in syscalls.calls} == {"syncfs"} and len(syscalls.calls) == calls
+
+
+def test_writeback_stops_quietly_on_a_failure_or_a_missing_dir(tmp_path: Path) -> None:
+    syscalls = RecordingSyscalls(fail={"syncfs": errno.EIO})
+    with Writeback(syscalls, tmp_path, interval=0.001):
+        time.sleep(0.05)
+    with Writeback(syscalls, tmp_path / "gone", interval=0.001):
+        time.sleep(0.01)
+    assert [c.name for c in syscalls.calls] == ["syncfs"]
