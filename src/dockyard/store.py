@@ -78,7 +78,7 @@ class DataRoot:
         self.images = ImageStore(root / "images", clock=clock)
         self.importer = Importer(
             self.content, self.leases, self.snapshotter, self.snapshotter_name, self.images,
-            clock=clock,
+            clock=clock, syscalls=syscalls,
         )
         self.collector = Collector(
             self.content, self.leases, self.snapshotter, self.snapshotter_name, self.images,

@@ -21,7 +21,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import suppress
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +38,8 @@ from dockyard.oci.config import ContainerConfig, History, ImageConfig, RootFS, r
 from dockyard.oci.digest import Digest
 from dockyard.oci.platform import Platform
 from dockyard.snapshots import Snapshotter
+from dockyard.snapshots.directory import Writeback
+from dockyard.sys import Syscalls
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +68,12 @@ class Importer:
         images: ImageStore,
         *,
         clock: Callable[[], float] = time.time,
+        syscalls: Syscalls | None = None,
     ) -> None:
+        """With ``syscalls``, the writeback of each layer starts while it is extracted (see
+        :class:`~dockyard.snapshots.directory.Writeback`)."""
         self.content = content
+        self.syscalls = syscalls
         self.leases = leases
         self.snapshotter = snapshotter
         self.snapshot_kind = f"snapshots/{snapshotter_name}"
@@ -125,17 +131,19 @@ class Importer:
         self.snapshotter.prepare(key, "", labels={"dockyard/extract": label})
         committed = False
         try:
+            upper = Path(self.snapshotter.upper_dir(key))
             with self.content.writer(ref) as writer:
-                tee = TeeReader(stream, writer)
-                result = apply_layer(
-                    tee,
-                    Path(self.snapshotter.upper_dir(key)),
-                    whiteouts=self.snapshotter.whiteout_style,
-                    name=label,
-                    stream_digest=writer.digest,
-                    measure=True,
-                )
-                tee.drain()
+                with self._writeback(upper):
+                    tee = TeeReader(stream, writer)
+                    result = apply_layer(
+                        tee,
+                        upper,
+                        whiteouts=self.snapshotter.whiteout_style,
+                        name=label,
+                        stream_digest=writer.digest,
+                        measure=True,
+                    )
+                    tee.drain()
                 blob = writer.commit(labels=_labels(result))
             self.leases.add_resource(lease_id, Resource("content", str(blob)))
             try:
@@ -153,6 +161,9 @@ class Importer:
         finally:
             if not committed:
                 self.snapshotter.remove(key)
+
+    def _writeback(self, upper: Path) -> AbstractContextManager[object]:
+        return nullcontext() if self.syscalls is None else Writeback(self.syscalls, upper)
 
 
 def _labels(result: ApplyResult) -> dict[str, str]:
