@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.errors import InvalidArgument
+from dockyard.registry.endpoints import mirror_endpoint, validate_insecure
 
 DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
 DEFAULT_DATA_ROOT = Path("/var/lib/dockyard")
@@ -31,7 +32,10 @@ _KEYS = {
     "log-level": "log_level",
     "storage-driver": "storage_driver",
     "debug": "debug",
+    "insecure-registries": "insecure_registries",
+    "registry-mirrors": "registry_mirrors",
 }
+_LISTS = ("hosts", "insecure-registries", "registry-mirrors")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,8 @@ class Config:
     log_level: str
     storage_driver: str
     config_file: Path | None = None  # the daemon.json that was read, if any
+    insecure_registries: tuple[str, ...] = ()  # host[:port] or CIDR; loopback always is
+    registry_mirrors: tuple[str, ...] = ()  # Docker Hub pull-through mirrors, tried first
 
     @property
     def debug(self) -> bool:
@@ -61,6 +67,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-s", "--storage-driver",
                    help="snapshotter: overlayfs, native or auto (default auto)")
     p.add_argument("--config-file", help=f"daemon.json to read (default {DEFAULT_CONFIG_FILE})")
+    p.add_argument("--insecure-registry", dest="insecure_registries", action="append",
+                   metavar="REGISTRY", help="registry (host[:port] or CIDR) reached over plain "
+                   "HTTP or unchecked TLS, repeatable (127.0.0.0/8 and localhost always are)")
+    p.add_argument("--registry-mirror", dest="registry_mirrors", action="append",
+                   metavar="URL", help="Docker Hub mirror tried before Docker Hub, repeatable")
     p.add_argument("-v", "--version", action="store_true", help="print the version and exit")
     return p
 
@@ -107,7 +118,7 @@ def read_file(path: Path, *, required: bool) -> dict[str, Any] | None:
 
 def _check_types(prefix: str, data: dict[str, Any]) -> None:
     for key, value in data.items():
-        if key == "hosts":
+        if key in _LISTS:
             ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         elif key == "debug":
             ok = isinstance(value, bool)
@@ -157,6 +168,10 @@ def _build(values: dict[str, Any], config_file: Path | None) -> Config:
         log_level=level,
         storage_driver=driver,
         config_file=config_file,
+        insecure_registries=tuple(validate_insecure(r) for r in
+                                  values["insecure_registries"] or ()),
+        registry_mirrors=tuple(m.rstrip("/") for m in values["registry_mirrors"] or ()
+                               if mirror_endpoint(m)),
     )
 
 

@@ -15,12 +15,15 @@ from pathlib import Path
 
 import dockyard
 from dockyard.api.handlers import image_archive as image_archive_handlers
+from dockyard.api.handlers import image_distribution as distribution_handlers
 from dockyard.api.handlers import images as image_handlers
 from dockyard.api.handlers import system as system_handlers
 from dockyard.api.router import Route, Router
 from dockyard.daemon.config import Config
+from dockyard.registry.endpoints import RegistrySettings
 from dockyard.services import Services
 from dockyard.services.image_archive import ImageArchiveService
+from dockyard.services.image_distribution import DistributionService
 from dockyard.services.images import ImageService
 from dockyard.services.system import Build, Settings, SystemService
 from dockyard.store import DataRoot
@@ -37,17 +40,20 @@ def build_services(config: Config, root: DataRoot) -> Services:
         debug=config.debug,
     )
     images = ImageService(root)
+    registries = RegistrySettings(config.insecure_registries, config.registry_mirrors)
     return Services(
         system=SystemService(build_facts(), settings, images),
         images=images,
         image_archives=ImageArchiveService(root, images),
+        distribution=DistributionService(root, images, registries),
     )
 
 
 def build_router(services: Services) -> Router:
     routes: list[Route] = []
     routes += system_handlers.routes(services)
-    routes += image_handlers.routes(services)
+    routes += image_handlers.routes(services, pull=distribution_handlers.pull_handler(services))
+    routes += distribution_handlers.routes(services)
     routes += image_archive_handlers.routes(services)
     return Router(routes)
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported for annotations only: the package imports no service eagerly
     from dockyard.services.image_archive import ImageArchiveService
+    from dockyard.services.image_distribution import DistributionService
     from dockyard.services.images import ImageService
     from dockyard.services.system import SystemService
 
@@ -20,3 +21,4 @@ class Services:
     system: SystemService
     images: ImageService
     image_archives: ImageArchiveService
+    distribution: DistributionService

@@ -5,7 +5,7 @@ thread; errors are the service's, worded as dockerd's."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 from dockyard.api.http import Request, Response, empty, json_response, run_blocking
@@ -21,7 +21,10 @@ class HasImages(Protocol):
     def images(self) -> ImageService: ...
 
 
-def routes(services: HasImages) -> list[Route]:
+def routes(services: HasImages,
+           pull: Callable[[Request], Awaitable[Response]] | None = None) -> list[Route]:
+    """The image routes; ``pull`` answers ``POST /images/create?fromImage=`` (the
+    distribution handlers' pull), refused when not given."""
     images = services.images
 
     async def list_images(request: Request) -> Response:
@@ -59,7 +62,9 @@ def routes(services: HasImages) -> list[Route]:
 
     async def create(request: Request) -> Response:
         if request.arg("fromImage"):
-            raise Unsupported("pulling images is not supported yet: no registry client")
+            if pull is None:
+                raise Unsupported("pulling images is not supported: no registry client")
+            return await pull(request)
         source = request.arg("fromSrc", "") or ""
         if source != "-":
             raise InvalidArgument(
