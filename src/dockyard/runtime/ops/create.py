@@ -3,8 +3,8 @@
 
 Order: read and check config.json and compile the seccomp filter (nothing exists yet, so a
 failure leaves nothing); make ``<root>/<id>`` (locked) with a copy of config.json and, for
-create, exec.fifo; fork (``spawn.py``): the cgroup is made and stage 1 put in it before the
-namespaces are entered; once the init is ready, state.json and the pid file are written.
+create, exec.fifo; the cgroup; fork (``spawn.py``): stage 1 is put in the cgroup before it
+enters the namespaces; once the init is ready, state.json and the pid file are written.
 Any failure kills the processes, removes the cgroup and the state directory: no mount
 (they live in the container's mount namespace), namespace, cgroup or process remains.
 """
@@ -120,10 +120,12 @@ def _spawn(job: Job, sys: Syscalls, directory: ContainerDir, *, cgroup: list[Cgr
 
     created = rfc3339_nano(time.time_ns())
 
+    # The cgroup is made before the fork: only the move of stage 1 into it (which waits for
+    # an RCU grace period, runc's too) is left while stage 1 loads its modules.
+    cgroup.append(confinement.create_cgroup(config.linux, job.container_id))
+
     def placed(pid: int) -> None:
-        handle = confinement.create_cgroup(config.linux, job.container_id)
-        cgroup.append(handle)
-        handle.add(pid)
+        cgroup[0].add(pid)
 
     def ready(spawned: Spawned) -> None:
         directory.write(Saved(
