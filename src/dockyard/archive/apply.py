@@ -27,7 +27,8 @@ and so do directories, links and nodes. This thread waits for the workers (``_se
 anything that could meet their work: a path this layer wrote already (a replacement, a
 whiteout, a link to it), a parent that is not a checked directory yet, and the deferred
 directory metadata. A path it did not write has no pending work under it, and a file in a
-directory this extraction made is new unless this layer wrote it, so neither needs a wait.
+directory this extraction made is new unless this layer wrote or made it (``Target.made``), so
+neither needs a wait, nor a look.
 
 Two counts come out of the same pass: dockerd's size of the layer (:mod:`dockyard.archive.size`)
 and, with ``measure``, the bytes allocated and inodes of what the extraction created (each new
@@ -263,7 +264,8 @@ class Applier:
     # -- entries ---------------------------------------------------------------------------
 
     def _file(self, rel: str, entry: Entry, data: EntryData) -> None:
-        if rel in self.target.written or parent_of(rel) not in self.target.fresh:
+        target = self.target
+        if rel in target.written or rel in target.made or parent_of(rel) not in target.fresh:
             self._replace(rel)  # whatever is there (settled first if this layer wrote it)
         path = self.target.path(rel)
         if self._workers is None or not self._parallel or entry.size > _MAX_QUEUED_FILE:
@@ -479,6 +481,7 @@ class Applier:
         except FileExistsError:
             self._replace(rel)
             os.mknod(path, stat.S_IFCHR, os.makedev(0, 0))
+        self.target.made.add(rel)
         if self.as_root:
             os.chown(path, entry.uid, entry.gid, follow_symlinks=False)
         os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)

@@ -36,8 +36,11 @@ class Target:
         self.layer = layer
         self._dirs: set[str] = {""}
         self.written: set[str] = {""}
-        # Directories this extraction made (empty): what is in one, this layer wrote.
+        # Directories this extraction made (empty): what is in one, it made too, so the path is
+        # in ``written`` or in ``made`` (what it made besides the entries: a whiteout's implicit
+        # parents, overlay whiteout devices).
         self.fresh: set[str] = set()
+        self.made: set[str] = set()
         self.removed = False  # whether anything was deleted from the target
 
     def path(self, rel: str) -> str:
@@ -82,6 +85,7 @@ class Target:
             os.mkdir(path, 0o755)
             os.chmod(path, 0o755)  # whatever the umask
             self.fresh.add(rel)
+            self.made.add(rel)
             return
         if stat.S_ISLNK(mode):
             raise Breakout(
@@ -136,6 +140,7 @@ class Target:
                     os.unlink(self.path(child))
         under = rel + "/" if rel else ""
         self._dirs = {d for d in self._dirs if not d.startswith(under) or d in self.written}
+        self.fresh = {d for d in self.fresh if not d.startswith(under) or d in self.written}
         self._dirs.add(rel)
 
 

@@ -9,6 +9,7 @@ import io
 import os
 import random
 import shutil
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ from dockyard.archive.tarreader import TarReader
 from dockyard.archive.workers import Job, Workers
 from dockyard.errors import DockyardError
 
-from .conftest import Member, d, f, hard, make_scene, sym, tar_bytes, tree
+from .conftest import Member, d, f, hard, make_scene, member, sym, tar_bytes, tree
 from .test_fuzz import _members, hostile_layers, layer_trees
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -152,3 +153,79 @@ def test_workers_are_called_in_once_creating_files_proves_slow(
     finally:
         workers.close()
     assert (workers.jobs, len(os.listdir(tmp_path / "a"))) == (queued, 300)
+
+
+class _NothingFresh(set[str]):
+    """A ``Target.fresh`` that stays empty: every file creation looks first, as it once did."""
+
+    def add(self, element: str) -> None:
+        pass
+
+
+def _outcome(data: bytes, target: Path, whiteouts: WhiteoutMode, *, reference: bool,
+             seed: int) -> tuple[str, list[object]]:
+    workers = None if reference else LaggingWorkers(seed)
+    t = Target(os.fspath(target), "diff")
+    if reference:
+        t.fresh = _NothingFresh()
+    applier = Applier(t, whiteouts, workers=workers)
+    error = ""
+    try:
+        reader = TarReader(open_stream(io.BytesIO(data), "diff"), "diff")
+        while (entry := reader.next()) is not None:
+            applier.apply(entry, reader)
+        applier.finish()
+    except DockyardError as exc:
+        error = type(exc).__name__
+    finally:
+        if workers is not None:
+            workers.close()
+    return error, ([] if error else list(tree(target, dir_mtimes=False)))
+
+
+NAMES = ["a", "b", "a/b", "a/c", "b/a"]
+KINDS = ["file", "file", "dir", "sym", "hard", "fifo", "whiteout", "opaque"]
+
+
+def _layer(entries: list[tuple[str, str]]) -> list[Member]:
+    out: list[Member] = []
+    for kind, name in entries:
+        if kind == "file":
+            out.append(f(name, name.encode() * 100))
+        elif kind == "dir":
+            out.append(d(name))
+        elif kind == "sym":
+            out.append(sym(name, "b"))
+        elif kind == "hard":
+            out.append(hard(name, "a"))
+        elif kind == "fifo":
+            out.append((member(name, tarfile.FIFOTYPE), None))
+        elif kind == "whiteout":
+            parent, _, base = name.rpartition("/")
+            out.append(f(f"{parent}/.wh.{base}" if parent else f".wh.{base}"))
+        else:
+            out.append(f(f"{name}/.wh..wh..opq"))
+    return out
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.tuples(st.sampled_from(KINDS), st.sampled_from(NAMES)),
+                         min_size=1, max_size=8), min_size=1, max_size=2),
+       st.sampled_from(["overlay", "copy"]), st.integers(0, 1000))
+def test_shortcuts_and_workers_change_nothing(layers: list[list[tuple[str, str]]],
+                                             whiteouts: WhiteoutMode, seed: int) -> None:
+    """Against a reference that looks before every file creation and uses no workers: the same
+    tree, or the same error, layer after layer."""
+    base = Path(tempfile.mkdtemp(prefix="dockyard-diff-"))
+    try:
+        ours, reference = base / "ours", base / "reference"
+        ours.mkdir()
+        reference.mkdir()
+        for entries in layers:
+            data = tar_bytes(_layer(entries))
+            expected = _outcome(data, reference, whiteouts, reference=True, seed=seed)
+            assert _outcome(data, ours, whiteouts, reference=False, seed=seed) == expected
+            if expected[0]:
+                break
+    finally:
+        shutil.rmtree(base)
