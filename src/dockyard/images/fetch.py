@@ -51,6 +51,7 @@ from dockyard.errors import (
 from dockyard.images.archive import LABEL_UNCOMPRESSED, LABEL_UNCOMPRESSED_SIZE
 from dockyard.images.assemble import LayerBlob
 from dockyard.images.importer import LABEL_DIFF_SIZE
+from dockyard.images.inflate import Inflater
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.config import ImageConfig
 from dockyard.oci.descriptor import Descriptor
@@ -319,26 +320,36 @@ class LayerFetcher:
         finally:
             if not committed:
                 snapshotter.remove(key)
-        layer.compression = result.compression
         return result
 
     def _apply(self, layer: _Layer, key: str, stream: Readable,
                writer: ContentWriter | None) -> ApplyResult:
+        """Extract the layer into snapshot ``key``, a compressed one decompressed by an
+        :class:`Inflater` beside the extraction; check its diffID."""
         snapshotter = self.root.snapshotter
+        plain = mt.layer_compression(layer.blob.descriptor.media_type) == "none"
+        inflater = None if plain else Inflater(stream, str(layer.blob.digest))
         try:
-            result = apply_layer(stream, Path(snapshotter.upper_dir(key)),
+            result = apply_layer(inflater or stream, Path(snapshotter.upper_dir(key)),
                                  whiteouts=snapshotter.whiteout_style,
                                  name=str(layer.blob.digest),
-                                 stream_digest=writer.digest if writer else None, measure=True)
+                                 stream_digest=writer.digest if writer and plain else None,
+                                 measure=True)
         except DataCorrupt:
+            if inflater is not None:
+                inflater.close()
             if writer is not None:  # a damaged blob shows as a damaged tar first:
                 self._finish(stream, writer, layer)  # name the blob if it is that
             raise
+        finally:
+            if inflater is not None:
+                inflater.close()
         if writer is not None:
             self._finish(stream, writer, layer)
         if result.diff_id != layer.diff_id:
             raise DataCorrupt(f"invalid diffID for layer {layer.index}: expected "
                               f"{layer.diff_id}, got {result.diff_id} (blob {layer.blob.digest})")
+        layer.compression = inflater.compression if inflater else result.compression
         return result
 
     def _finish(self, stream: Readable, writer: ContentWriter, layer: _Layer) -> None:
@@ -350,7 +361,7 @@ class LayerFetcher:
     def _label(self, layer: _Layer, result: ApplyResult) -> None:
         labels = {LABEL_DIFF_SIZE: str(result.diff_size),
                   LABEL_UNCOMPRESSED_SIZE: str(result.size)}
-        if result.compression != "none":
+        if layer.compression != "none":
             labels[LABEL_UNCOMPRESSED] = str(layer.diff_id)
         self.root.content.update_labels(layer.blob.digest, labels)
 
