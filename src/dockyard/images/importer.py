@@ -167,8 +167,11 @@ class Importer:
 
 
 def _labels(result: ApplyResult) -> dict[str, str]:
-    """What the blob records about its layer, so that nothing reads the tar again for it."""
-    labels = {LABEL_DIFF_SIZE: str(result.diff_size), LABEL_UNCOMPRESSED_SIZE: str(result.size)}
+    """What the blob records about its layer, so that nothing reads the tar again for it: the
+    size the image service shows and, for a compressed blob, its diffID and tar size (save needs
+    them; an uncompressed blob is its own tar), as the pull's unpacker labels them."""
+    labels = {LABEL_DIFF_SIZE: str(result.diff_size)}
     if result.compression != "none":
         labels[LABEL_UNCOMPRESSED] = str(result.diff_id)
+        labels[LABEL_UNCOMPRESSED_SIZE] = str(result.size)
     return labels

@@ -111,9 +111,7 @@ def test_import_plain_tar(root: DataRoot, tmp_path: Path) -> None:
     [snapshot_dir] = os.listdir(root.snapshotter.root / "snapshots")  # type: ignore[attr-defined]
     fs = root.snapshotter.root / "snapshots" / snapshot_dir / "fs"  # type: ignore[attr-defined]
     assert root.snapshotter.usage(info.name) == disk_usage(fs)
-    assert root.content.info(tar_digest).labels == {
-        SIZE_LABEL: str(diff_size(io.BytesIO(data))), "dockyard/uncompressed-size": str(len(data)),
-    }
+    assert root.content.info(tar_digest).labels == {SIZE_LABEL: str(diff_size(io.BytesIO(data)))}
 
 
 def test_import_gzip_keeps_compressed_blob(root: DataRoot) -> None:
