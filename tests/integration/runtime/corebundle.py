@@ -147,10 +147,14 @@ def _cgroup_dirs(container_id: str) -> list[str]:
     return sorted(found)
 
 
-def host_picture(container_id: str) -> dict[str, Any]:
-    """What a container may leave: mount count, its cgroup directories, its processes."""
+def host_picture(container_id: str, *paths: Path) -> dict[str, Any]:
+    """What a container may leave: host mounts of its id or under ``paths`` (its bundle),
+    its cgroup directories, its processes. (Other tests may mount meanwhile: only the
+    container's own mounts are compared.)"""
+    markers = [container_id, *(str(path) for path in paths)]
     with open("/proc/self/mountinfo") as mountinfo:
-        mounts = sum(1 for _ in mountinfo)
+        mounts = sorted(line.split(" ", 4)[4] for line in mountinfo
+                        if any(marker in line for marker in markers))
     processes = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():

@@ -74,11 +74,12 @@ def test_failure_leaves_nothing(tmp_path: Path, ours: Runtime, case: str, verb: 
     edit(config)
     bundle = make_bundle(tmp_path / "b", config)
     cid = f"fail-{uuid.uuid4().hex[:8]}"
-    before = host_picture(cid)
+    before = host_picture(cid, tmp_path)
     done = ours(verb, "-b", str(bundle), cid)
     assert done.returncode == 1
     assert message.replace('"', '\\"') in done.stderr  # logrus quotes the message
-    assert host_picture(cid) == before
+    assert host_picture(cid, tmp_path) == before == {"mounts": [], "cgroups": [],
+                                                     "processes": []}
     assert not (tmp_path / "dy" / cid).exists()
     assert ours("state", cid).returncode == 1
 

@@ -114,7 +114,7 @@ def test_deleting_a_created_container_kills_its_init(
     pid = created(ours, bundle, cid)
     assert ours("delete", cid).returncode == 0
     wait_gone(pid)
-    assert host_picture(cid) == {**host_picture("unused"), "cgroups": [], "processes": []}
+    assert host_picture(cid, tmp_path) == {"mounts": [], "cgroups": [], "processes": []}
 
 
 def test_kill_all_ps_and_list_formats(tmp_path: Path, runtimes: tuple[Runtime, Runtime]) -> None:
