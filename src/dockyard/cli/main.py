@@ -45,6 +45,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "load": ("transfer", "LOAD", "run_load"),
     "image import": ("transfer", "IMAGE_IMPORT", "run_import"),
     "import": ("transfer", "IMPORT", "run_import"),
+    "pull": ("distribution", "PULL", "run_pull"),
+    "image pull": ("distribution", "IMAGE_PULL", "run_pull"),
+    "push": ("distribution", "PUSH", "run_push"),
+    "image push": ("distribution", "IMAGE_PUSH", "run_push"),
+    "login": ("distribution", "LOGIN", "run_login"),
+    "logout": ("distribution", "LOGOUT", "run_logout"),
     "bootstrap busybox": ("bootstrap", "BUSYBOX", "run_busybox"),
     "bootstrap debian": ("bootstrap", "DEBIAN", "run_debian"),
 }
@@ -56,6 +62,8 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
         "load": "Load an image from a tar archive or STDIN",
         "ls": "List images",
         "prune": "Remove unused images",
+        "pull": "Download an image from a registry",
+        "push": "Upload an image to a registry",
         "rm": "Remove one or more images",
         "save": "Save one or more images to a tar archive (streamed to STDOUT by default)",
         "tag": "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
@@ -74,6 +82,8 @@ TOP_LEVEL = {
     "filesystem image", "info": "Display system-wide information",
     "inspect": "Return low-level information on Docker objects",
     "history": "Show the history of an image", "load": "Load an image from a tar archive or STDIN",
+    "login": "Authenticate to a registry", "logout": "Log out from a registry",
+    "pull": "Download an image from a registry", "push": "Upload an image to a registry",
     "rmi": "Remove one or more images", "save": "Save one or more images to a tar archive "
     "(streamed to STDOUT by default)", "tag": "Create a tag TARGET_IMAGE that refers to "
     "SOURCE_IMAGE", "version": "Show the dockyard version information",
