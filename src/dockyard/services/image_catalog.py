@@ -27,6 +27,7 @@ from dockyard.archive.compression import open_stream
 from dockyard.archive.tarreader import DIR, LNK, REG, SYM, TarReader
 from dockyard.content.store import ContentStore
 from dockyard.errors import DataCorrupt, DockyardError, NotFound
+from dockyard.images.importer import LABEL_DIFF_SIZE
 from dockyard.images.resolve import (
     Candidate,
     is_dangling,
@@ -42,7 +43,7 @@ from dockyard.services.image_render import GoTime, config_labels
 
 log = logging.getLogger(__name__)
 
-SIZE_LABEL = "dockyard/diff-size"
+SIZE_LABEL = LABEL_DIFF_SIZE  # the importer and the pull write it when they unpack
 _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
 
