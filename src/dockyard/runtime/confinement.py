@@ -74,11 +74,17 @@ def open_cgroup(paths: Mapping[str, str]) -> CgroupHandle:
     return cgroups.discover().open(paths)
 
 
-def compile_seccomp(seccomp: Seccomp | None, sys: Syscalls) -> Program | None:
+def compile_seccomp(seccomp: Seccomp | None, sys: Syscalls,
+                    cache: dict[Seccomp, Program | None] | None = None) -> Program | None:
     """The filter for ``linux.seccomp``, built in the runtime so a bad profile fails before
-    any process exists; None when the spec has none (or an empty one, as runc)."""
+    any process exists; None when the spec has none (or an empty one, as runc). A warm
+    spawner passes a ``cache``: the same profile (Docker's, mostly) is compiled once."""
     if seccomp is None:
         return None
+    if cache is not None:
+        if seccomp not in cache:
+            cache[seccomp] = compile_seccomp(seccomp, sys)
+        return cache[seccomp]
     from dockyard.runtime import seccomp as filters
 
     spec = filters.SeccompSpec(

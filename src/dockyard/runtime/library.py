@@ -23,6 +23,7 @@ Contract for the calling process:
   the caller's child: :meth:`wait` (or ``os.waitid(os.P_PIDFD, container.pidfd, ...)``) gets
   its status. Without it, pid 1 (or another subreaper above) reaps it, as with runc.
 * errors are :mod:`dockyard.errors` exceptions; nothing is printed.
+* compiled seccomp filters are kept per profile for the life of the object.
 
 The state on disk is the command line's (same ``root``), so ``dockyard-runtime state/kill/
 delete`` and this class can be mixed.
@@ -39,7 +40,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from dockyard.runtime.spec import Process
+    from dockyard.runtime.seccomp import Program
+    from dockyard.runtime.spec import Process, Seccomp
     from dockyard.runtime.state import ContainerState
     from dockyard.sys import Syscalls
 
@@ -69,6 +71,7 @@ class Runtime:
         self.root = StateRoot(root)
         self.sys = sys
         self._helper: int | None = None
+        self._filters: dict[Seccomp, Program | None] = {}
         if subreaper:
             sys.prctl(PR_SET_CHILD_SUBREAPER, 1)
 
@@ -128,7 +131,7 @@ class Runtime:
 
         options = CreateOptions(bundle=bundle, pid_file=pid_file, console_socket=console_socket,
                                 no_pivot=no_pivot, fds=(*stdio, *extra_fds), detach=True,
-                                helper_fd=self._helper)
+                                helper_fd=self._helper, seccomp_cache=self._filters)
         created = create(self.root, container_id, options, self.sys, start=start)
         return Container(id=container_id, pid=created.pid, pidfd=created.pidfd)
 
@@ -161,7 +164,8 @@ class Runtime:
         from dockyard.runtime.ops.exec import ExecOptions, spawn_process
 
         options = ExecOptions(fds=(*stdio, *extra_fds), console_socket=console_socket,
-                              pid_file=pid_file, detach=True, helper_fd=self._helper)
+                              pid_file=pid_file, detach=True, helper_fd=self._helper,
+                              seccomp_cache=self._filters)
         spawned = spawn_process(self.root, container_id, process, options, self.sys)
         return Container(id=container_id, pid=spawned.pid, pidfd=spawned.pidfd)
 

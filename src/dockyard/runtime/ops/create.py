@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
     from dockyard.runtime.cgroups import CgroupHandle
     from dockyard.runtime.init import Job
+    from dockyard.runtime.seccomp import Program
     from dockyard.runtime.spawn import Spawned
-    from dockyard.runtime.spec import Spec
+    from dockyard.runtime.spec import Seccomp, Spec
     from dockyard.runtime.state import ContainerDir, StateRoot
     from dockyard.sys import Syscalls
 
@@ -41,6 +42,8 @@ class CreateOptions(Record):
     detach: bool = True
     helper_fd: int | None = None
     """A sealed exec helper the caller keeps open (a warm spawner); None: one per create."""
+    seccomp_cache: dict[Seccomp, Program | None] | None = None
+    """Compiled seccomp filters by profile, kept by a warm spawner."""
     relay_terminal: bool = False
     """``run`` in the foreground: a process with a terminal and no ``console_socket`` gets
     one end of a socket pair; :attr:`Created.console` is the runtime's end."""
@@ -109,7 +112,8 @@ def _job(config: Spec, container_id: str, bundle: str, options: CreateOptions,
                bundle=bundle, rootfs=validate.rootfs_path(config, bundle),
                plan=namespaces.plan(config.linux.namespaces), fds=options.fds,
                no_pivot=options.no_pivot, console_socket=options.console_socket,
-               seccomp=confinement.compile_seccomp(config.linux.seccomp, sys))
+               seccomp=confinement.compile_seccomp(config.linux.seccomp, sys,
+                                                   options.seccomp_cache))
 
 
 def _spawn(job: Job, sys: Syscalls, directory: ContainerDir, *, cgroup: list[CgroupHandle],

@@ -18,8 +18,9 @@ from dockyard.runtime.state import STOPPED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from dockyard.runtime.seccomp import Program
     from dockyard.runtime.spawn import Spawned
-    from dockyard.runtime.spec import Process, Spec
+    from dockyard.runtime.spec import Process, Seccomp, Spec
     from dockyard.runtime.state import Saved, StateRoot
     from dockyard.sys import Syscalls
 
@@ -33,6 +34,7 @@ class ExecOptions(Record):
     detach: bool = False
     helper_fd: int | None = None
     console_fd: int = -1
+    seccomp_cache: dict[Seccomp, Program | None] | None = None
 
 
 class Overrides(Record):
@@ -148,7 +150,8 @@ def spawn_process(root: StateRoot, container_id: str, process: Process, options:
               bundle=saved.bundle, rootfs=saved.rootfs,
               plan=namespaces.exec_plan(spec.linux.namespaces, saved.pid), fds=options.fds,
               console_socket=options.console_socket, console_fd=options.console_fd,
-              seccomp=confinement.compile_seccomp(spec.linux.seccomp, sys))
+              seccomp=confinement.compile_seccomp(spec.linux.seccomp, sys,
+                                                  options.seccomp_cache))
 
     def placed(pid: int) -> None:
         if saved.cgroup_paths:
