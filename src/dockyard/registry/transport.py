@@ -238,8 +238,10 @@ class Transport:
         with self._lock:
             context = self._contexts.get(verify)
             if context is None:
-                context = ssl.create_default_context()
-                if not verify:
+                if verify:
+                    context = ssl.create_default_context()
+                else:  # no CA certificates to load for a context that checks none
+                    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
                     context.check_hostname = False
                     context.verify_mode = ssl.CERT_NONE
                 self._contexts[verify] = context
