@@ -14,6 +14,7 @@ from dockyard.registry.endpoints import RegistrySettings
 from .conftest import Registry
 from .engine import Distribution, Engine, distribution, engine, engine_factory, lines
 from .remote import RemoteImage, Uploader, build_image, build_index
+from .remote import sha256 as sha256_of
 
 pytestmark = pytest.mark.root
 __all__ = ["distribution", "engine", "engine_factory"]  # fixtures used by name
@@ -179,3 +180,24 @@ def test_docker_hub_names_go_to_the_mirror_first(registry: Registry, engine_fact
     messages = engine.pull("mirrored", "1")
     assert lines(messages)[-1] == "Status: Downloaded newer image for mirrored:1"
     check_pulled(engine, "mirrored", image, ["mirrored:1"], [f"mirrored@{image.digest}"])
+
+
+def test_pull_over_tls_from_a_loopback_registry(registry_factory: Any,
+                                                tls_files: tuple[Any, Any],
+                                                engine: Engine) -> None:
+    cert, key = tls_files
+    registry = registry_factory("--tls-cert", str(cert), "--tls-key", str(key), tls=True)
+    image = two_layers("s")
+    upload = registry.connection()
+    for data in image.blobs.values():
+        upload.request("POST", f"/v2/test/tls/blobs/uploads/?digest={sha256_of(data)}", data)
+        response = upload.getresponse()
+        response.read()
+        assert response.status == 201
+    upload.request("PUT", "/v2/test/tls/manifests/1", image.manifest,
+                   {"Content-Type": image.media_type})
+    assert upload.getresponse().status == 201
+    upload.close()
+    name = f"{registry.address}/test/tls"
+    engine.pull(name, "1")  # https first (certificate unchecked: a loopback registry)
+    check_pulled(engine, name, image, [f"{name}:1"], [f"{name}@{image.digest}"])
