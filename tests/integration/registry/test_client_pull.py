@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from dockyard.oci.platform import Platform
+from dockyard.registry.auth import ANONYMOUS
 from dockyard.registry.endpoints import RegistrySettings
 
 from .conftest import Registry
@@ -201,3 +202,27 @@ def test_pull_over_tls_from_a_loopback_registry(registry_factory: Any,
     name = f"{registry.address}/test/tls"
     engine.pull(name, "1")  # https first (certificate unchecked: a loopback registry)
     check_pulled(engine, name, image, [f"{name}:1"], [f"{name}@{image.digest}"])
+
+
+def test_two_pulls_of_one_image_at_once(registry: Registry, engine: Engine) -> None:
+    import threading
+
+    image = build_image([{f"f{i}": bytes([i]) * 400_000} for i in range(4)])
+    Uploader(registry.address).image("test/twice", "1", image)
+    name = f"{registry.address}/test/twice"
+    errors: list[BaseException] = []
+
+    def pull() -> None:
+        try:
+            engine.service.pull(name, "1", ANONYMOUS, lambda message: None)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=pull) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    check_pulled(engine, name, image, [f"{name}:1"], [f"{name}@{image.digest}"])
+    assert engine.root.leases.leases() == []
