@@ -124,3 +124,16 @@ def test_insecure_and_endpoints() -> None:
 def test_transport_errors_read_as_go_s() -> None:
     assert str(transport_error("GET", "http://127.0.0.1:5001/v2/", ConnectionRefusedError())) \
         == 'Get "http://127.0.0.1:5001/v2/": dial tcp 127.0.0.1:5001: connect: connection refused'
+
+
+def test_identity_token_is_traded_by_post() -> None:
+    fetch = Recorder(body={"access_token": "A", "refresh_token": "R2"})
+    authorizer = Authorizer(Credentials(identity_token="R1"), fetch)
+    authorizer.challenged(['Bearer realm="https://auth/token",service="s"'])
+    assert authorizer.header(["repository:a:pull"]) == "Bearer A"
+    method, url, headers, body = fetch.calls[0]
+    assert (method, url, headers["Content-Type"]) == (
+        "POST", "https://auth/token", "application/x-www-form-urlencoded")
+    assert body == (b"grant_type=refresh_token&refresh_token=R1&service=s&client_id=docker&"
+                    b"access_type=offline&scope=repository%3Aa%3Apull")
+    assert authorizer.refresh_token == "R2"
