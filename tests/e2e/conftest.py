@@ -149,3 +149,11 @@ def cli(daemon: Daemon) -> Callable[..., tuple[int, str, str]]:
         return docker(daemon, *args, stdin=stdin, timeout=timeout)
 
     return run
+
+
+@pytest.fixture
+def pair(daemon: Daemon, tmp_path: Path) -> Iterator[object]:
+    """dockyardd and the shared dockerd side by side (tests/e2e/comparison.py)."""
+    from .comparison import make_pair
+
+    yield from make_pair(daemon, tmp_path)
