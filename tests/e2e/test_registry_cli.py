@@ -252,3 +252,28 @@ def test_sigkill_mid_pull_then_the_next_pull_resumes() -> None:
         fake.stop()
         _unmount_under(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_a_client_that_goes_away_cancels_the_pull(daemon: Daemon) -> None:
+    image = remote.build_image([{"slow.bin": os.urandom(4_000_000)}])
+    fake: Any = remote.FakeRegistry(slow=set(image.layer_digests), rate=300_000).start()
+    fake.add("e2e/cancel", "1", image)
+    try:
+        pull = subprocess.Popen([str(DOCKER_CLI), "pull", f"{fake.address}/e2e/cancel:1"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env={"PATH": "/usr/bin:/bin", "DOCKER_HOST": daemon.host,
+                                     "DOCKER_CONFIG": str(daemon.workdir)})
+        deadline = time.monotonic() + 30
+        while _ingest_bytes(daemon.data_root) < 100_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pull.kill()
+        pull.wait(timeout=15)
+        deadline = time.monotonic() + 15
+        while list((daemon.data_root / "leases").glob("*.json")) and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert list((daemon.data_root / "leases").glob("*.json")) == []  # the pull stopped
+        assert docker(daemon, "images", "-q")[1] == ""
+        assert "client went away" in daemon.logs()
+    finally:
+        fake.stop()
