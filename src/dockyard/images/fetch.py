@@ -30,7 +30,6 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +51,7 @@ from dockyard.images.archive import LABEL_UNCOMPRESSED, LABEL_UNCOMPRESSED_SIZE
 from dockyard.images.assemble import LayerBlob
 from dockyard.images.importer import LABEL_DIFF_SIZE
 from dockyard.images.inflate import Inflater
+from dockyard.images.meter import CHUNK, Counting, Meter, Progress
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.config import ImageConfig
 from dockyard.oci.descriptor import Descriptor
@@ -67,12 +67,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Called with a layer's short ID, a status ("Downloading"...), and bytes done and total (0, 0
-#: when the status has no progress).
-Progress = Callable[[str, str, int, int], None]
-
 SOURCE_LABEL = "containerd.io/distribution.source."  # + registry host: the repositories
-CHUNK = 1 << 20
 _WAIT = 0.1
 
 
@@ -106,49 +101,6 @@ class _Layer:
 
     def __post_init__(self) -> None:
         self.id = self.blob.digest.short
-
-
-class Meter:
-    """Reports a byte count at most every 1 % and 100 ms (as dockerd's progress reader)."""
-
-    def __init__(self, progress: Progress, layer_id: str, status: str, total: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.progress, self.id, self.status, self.total = progress, layer_id, status, total
-        self.clock = clock
-        self.step = max(total // 100, 1) if total > 0 else 512 << 10
-        self.last, self.last_time, self.current = -1, 0.0, 0
-
-    def add(self, count: int) -> None:
-        self.current += count
-        now = self.clock()
-        if self.current - self.last >= self.step and now - self.last_time >= 0.1:
-            self.emit(now)
-
-    def emit(self, now: float | None = None) -> None:
-        """Report the count now (unless it was just reported)."""
-        if self.current == self.last:
-            return
-        self.last, self.last_time = self.current, self.clock() if now is None else now
-        self.progress(self.id, self.status, self.current, self.total)
-
-
-class _Counting:
-    """A reader that meters what passes and stops when the pull is cancelled or the source
-    sends more than the blob's size."""
-
-    def __init__(self, read: Callable[[int], bytes], meter: Meter, limit: int,
-                 cancel: threading.Event, name: str) -> None:
-        self._read, self._meter, self._limit = read, meter, limit
-        self._cancel, self._name = cancel, name
-
-    def read(self, size: int = -1) -> bytes:
-        if self._cancel.is_set():
-            raise Unavailable(f"pull of {self._name} cancelled")
-        data = self._read(CHUNK if size is None or size < 0 else size)
-        self._meter.add(len(data))
-        if self._meter.current > self._limit:
-            raise DataCorrupt(f"blob {self._name} is longer than its {self._limit} bytes")
-        return data
 
 
 class LayerFetcher:
@@ -282,7 +234,7 @@ class LayerFetcher:
             return
         with writer, self._open(blob, 0) as reply:
             meter = Meter(self.progress, layer.id, "Downloading", blob.descriptor.size)
-            source = _Counting(reply.read_chunk, meter, blob.descriptor.size, self.cancel,
+            source = Counting(reply.read_chunk, meter, blob.descriptor.size, self.cancel,
                                str(blob.digest))
             tee = TeeReader(source, writer)  # type: ignore[arg-type]
             result = self._extract(layer, parent, tee, writer)
@@ -295,7 +247,7 @@ class LayerFetcher:
         size = layer.blob.descriptor.size
         meter = Meter(self.progress, layer.id, "Extracting", size)
         with self.root.content.open(layer.blob.digest) as stream:
-            source = _Counting(stream.read, meter, size, self.cancel, str(layer.blob.digest))
+            source = Counting(stream.read, meter, size, self.cancel, str(layer.blob.digest))
             result = self._extract(layer, parent, source, None)
         meter.emit()
         self._label(layer, result)
@@ -432,7 +384,7 @@ class LayerFetcher:
                 if reply.status != 206 and offset:
                     writer.truncate(0)
                 meter.current = writer.offset
-                source = _Counting(reply.read_chunk, meter, size, self.cancel, str(blob.digest))
+                source = Counting(reply.read_chunk, meter, size, self.cancel, str(blob.digest))
                 while chunk := source.read(CHUNK):
                     writer.write(chunk)
         meter.emit()

@@ -31,7 +31,8 @@ from dockyard.archive import pgzip
 from dockyard.content.leases import Resource
 from dockyard.errors import DockyardError, NotFound, Unavailable, Unsupported
 from dockyard.images.archive import LABEL_UNCOMPRESSED, LABEL_UNCOMPRESSED_SIZE
-from dockyard.images.fetch import CHUNK, Progress, source_label
+from dockyard.images.fetch import source_label
+from dockyard.images.meter import CHUNK, Progress
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
