@@ -30,6 +30,7 @@ import itertools
 import logging
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,7 +120,8 @@ class LayerFetcher:
         self.kind = f"snapshots/{root.snapshotter_name}"
         self.committed: list[str] = []
         self._cond = threading.Condition()
-        self._keys = (f"pull-{id(self):x}-{n}" for n in itertools.count())
+        token = uuid.uuid4().hex[:16]
+        self._keys = (f"pull-{token}-{n}" for n in itertools.count())
         self._source = {source_label(client.endpoint.host): repository}
         self._blobs: list[_Blob] = []
 
