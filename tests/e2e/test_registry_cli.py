@@ -277,3 +277,23 @@ def test_a_client_that_goes_away_cancels_the_pull(daemon: Daemon) -> None:
         assert "client went away" in daemon.logs()
     finally:
         fake.stop()
+
+
+def test_registry_mirror_flag_serves_docker_hub_names(registry: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("dockyardd needs root")
+    image = remote.build_image([{"from-the-mirror": b"m" * 1000}])
+    remote.Uploader(registry).image("library/mirrored", "7", image)
+    workdir = Path(tempfile.mkdtemp(prefix="dockyard-e2e-"))
+    started = start_daemon(workdir, "--registry-mirror", f"http://{registry}")
+    try:
+        code, out, err = docker(started, "pull", "mirrored:7")
+        assert code == 0, err
+        assert out.splitlines()[0] == "7: Pulling from library/mirrored"
+        assert out.splitlines()[-1] == "docker.io/library/mirrored:7"
+        assert docker(started, "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}")[1] \
+            == f"mirrored:7 {image.image_id[7:19]}\n"
+    finally:
+        stop(started.process)
+        _unmount_under(workdir)
+        shutil.rmtree(workdir, ignore_errors=True)
