@@ -19,7 +19,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urljoin
 
-from dockyard.errors import DataCorrupt, DockyardError, InvalidArgument, Unsupported
+from dockyard.errors import (
+    DataCorrupt,
+    DockyardError,
+    InvalidArgument,
+    Unauthorized,
+    Unsupported,
+)
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.digest import Digest
 from dockyard.registry import routes
@@ -152,8 +158,12 @@ class RegistryClient:
                  accept: Sequence[str] = MANIFEST_ACCEPT) -> FetchedManifest:
         """The manifest or index ``name:reference`` (a tag or a digest), verified against the
         digest asked for or the one the registry names."""
-        reply = self.call("GET", routes.manifest_path(name, reference),
-                          [repository_scope(name, PULL)], headers={"Accept": ", ".join(accept)})
+        path = routes.manifest_path(name, reference)
+        try:
+            reply = self.call("GET", path, [repository_scope(name, PULL)],
+                              headers={"Accept": ", ".join(accept)})
+        except Unauthorized as exc:  # no credentials for the challenge, or no token
+            raise RemoteError(f'Get "{self.endpoint.url}{path}": {exc}') from exc
         length = reply.length
         if length is not None and length > MAX_MANIFEST:
             reply.close()
