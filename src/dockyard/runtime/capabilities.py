@@ -17,15 +17,18 @@ runc does (``ignoring unknown or unavailable capabilities``).
 from __future__ import annotations
 
 import errno
-import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
 
 from dockyard.errors import SystemCallError
-from dockyard.sys import CapabilitySets, Syscalls
+from dockyard.runtime.log import warning
+from dockyard.runtime.record import Record
+from dockyard.sys import CapabilitySets
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from os import PathLike
+
+    from dockyard.sys import Syscalls
 
 NAMES = (
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
@@ -49,11 +52,10 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_LOWER = 3
 
-_CAP_LAST_CAP = Path("/proc/sys/kernel/cap_last_cap")
+_CAP_LAST_CAP = "/proc/sys/kernel/cap_last_cap"
 
 
-@dataclass(frozen=True, slots=True)
-class CapabilitySpec:
+class CapabilitySpec(Record):
     """``process.capabilities`` as names; an absent set is empty."""
 
     bounding: tuple[str, ...] = ()
@@ -63,8 +65,7 @@ class CapabilitySpec:
     ambient: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CapabilityMasks:
+class CapabilityMasks(Record):
     """The five sets as bit masks (bit N = capability N), and the names that were ignored."""
 
     bounding: int
@@ -75,10 +76,11 @@ class CapabilityMasks:
     ignored: tuple[str, ...] = ()
 
 
-def last_cap(path: Path = _CAP_LAST_CAP) -> int:
+def last_cap(path: str | PathLike[str] = _CAP_LAST_CAP) -> int:
     """The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap)."""
     try:
-        return int(path.read_text().strip())
+        with open(path, "rb") as file:
+            return int(file.read().strip())
     except (OSError, ValueError):
         return len(NAMES) - 1
 
@@ -115,7 +117,7 @@ def resolve(spec: CapabilitySpec, last: int) -> CapabilityMasks:
         ignored=tuple(sorted(ignored)),
     )
     if masks.ignored:
-        log.warning("ignoring unknown or unavailable capabilities: %s", list(masks.ignored))
+        warning(__name__, "ignoring unknown or unavailable capabilities: %s", list(masks.ignored))
     return masks
 
 

@@ -12,30 +12,39 @@ then exceptions sorted by major, minor and type, so the kernel lists them in run
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-
 from dockyard.errors import InvalidArgument
+from dockyard.runtime.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 _TYPES = ("a", "b", "c")
 _ORDER = "rwm"
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceRule:
+class DeviceRule(Record):
     """One ``linux.resources.devices`` entry; None for major/minor is the wildcard ``*``."""
 
     allow: bool
-    type: str = "a"
-    major: int | None = None
-    minor: int | None = None
-    access: str = "rwm"
+    type: str
+    major: int | None
+    minor: int | None
+    access: str
 
-    def __post_init__(self) -> None:
-        if self.type not in _TYPES:
-            raise InvalidArgument(f"device rule: invalid cgroup device type {self.type!r}")
-        if not self.access or any(ch not in _ORDER for ch in self.access):
-            raise InvalidArgument(f"device rule: invalid access {self.access!r}")
+    def __init__(
+        self,
+        allow: bool,
+        type: str = "a",
+        major: int | None = None,
+        minor: int | None = None,
+        access: str = "rwm",
+    ) -> None:
+        if type not in _TYPES:
+            raise InvalidArgument(f"device rule: invalid cgroup device type {type!r}")
+        if not access or any(ch not in _ORDER for ch in access):
+            raise InvalidArgument(f"device rule: invalid access {access!r}")
+        super().__init__(allow=allow, type=type, major=major, minor=minor, access=access)
 
     def cgroup_string(self) -> str:
         """The line written to devices.allow or devices.deny, e.g. ``c 1:3 rwm``."""
@@ -94,12 +103,24 @@ def _rule(key: _Key, access: str, allow: bool) -> DeviceRule:
     )
 
 
-@dataclass
 class Emulator:
     """The cgroup v1 devices controller's state: a default and exceptions to it."""
 
-    default_allow: bool = True
-    exceptions: dict[_Key, str] = field(default_factory=dict)
+    __slots__ = ("default_allow", "exceptions")
+
+    def __init__(self, default_allow: bool = True, exceptions: dict[_Key, str] | None = None):
+        self.default_allow = default_allow
+        self.exceptions: dict[_Key, str] = {} if exceptions is None else exceptions
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Emulator):
+            return NotImplemented
+        return (self.default_allow, self.exceptions) == (other.default_allow, other.exceptions)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it was
+
+    def __repr__(self) -> str:
+        return f"Emulator(default_allow={self.default_allow!r}, exceptions={self.exceptions!r})"
 
     @classmethod
     def of(cls, rules: Iterable[DeviceRule]) -> Emulator:

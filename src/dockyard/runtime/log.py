@@ -94,3 +94,13 @@ def debug(name: str, message: str, *args: object) -> None:
     logging = sys.modules.get("logging")
     if logging is not None:
         logging.getLogger(name).debug(message, *args)
+
+
+def warning(name: str, message: str, *args: object) -> None:
+    """A warning through ``logging`` if the program imported it, else on stderr as logging's
+    last-resort handler would print it (also from a child stage, where imports may fail)."""
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger(name).warning(message, *args)
+    else:
+        sys.stderr.write((message % args if args else message) + "\n")

@@ -95,11 +95,13 @@ def test_apply_in_runc_order() -> None:
 
 def test_bounding_is_left_alone_without_cap_setpcap() -> None:
     sys = RecordingSyscalls(capability_sets=CapabilitySets(0, 0, 0))
-    Capabilities(sys, CapabilityMasks(0, 0, 0, 0, 0), last=2).drop_bounding()
+    masks = CapabilityMasks(bounding=0, effective=0, inheritable=0, permitted=0, ambient=0)
+    Capabilities(sys, masks, last=2).drop_bounding()
     assert sys.calls == [Call("capget", ())]
 
 
 def test_a_failing_capset_is_an_error() -> None:
     sys = RecordingSyscalls(fail={"capset": 1})
     with pytest.raises(SystemCallError, match="capset"):
-        Capabilities(sys, CapabilityMasks(0, 1, 0, 1, 0), last=1).apply()
+        masks = CapabilityMasks(bounding=0, effective=1, inheritable=0, permitted=1, ambient=0)
+        Capabilities(sys, masks, last=1).apply()

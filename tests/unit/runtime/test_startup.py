@@ -15,6 +15,8 @@ OURS = (
     "dockyard.runtime.mounts", "dockyard.runtime.devnodes", "dockyard.runtime.namespaces",
     "dockyard.runtime.process", "dockyard.runtime.confinement", "dockyard.runtime.exechelper",
     "dockyard.runtime.signals", "dockyard.runtime.foreground", "dockyard.runtime.library",
+    "dockyard.runtime.capabilities", "dockyard.runtime.devices", "dockyard.runtime.cgroups",
+    "dockyard.runtime.cgroups.fs", "dockyard.runtime.cgroups.v1", "dockyard.runtime.cgroups.v2",
     "dockyard.sys", "dockyard.sys.linux",
 )  # fmt: skip
 HEAVY = ("json", "re", "dataclasses", "typing", "logging", "pathlib", "enum", "socket",

@@ -18,13 +18,19 @@ Every root is a constructor argument, so the backends run against a fake tree in
 
 from __future__ import annotations
 
+import os
 import posixpath
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
 
 from dockyard.runtime.devices import DeviceRule
+from dockyard.runtime.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from os import PathLike
+    from typing import Protocol
+else:  # the Protocols only matter to the type checker; skip typing's import cost
+    Protocol = object
 
 __all__ = [
     "CgroupHandle",
@@ -39,8 +45,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Memory:
+class Memory(Record):
     """``linux.resources.memory``: bytes; -1 is unlimited; None leaves the kernel's value."""
 
     limit: int | None = None
@@ -50,8 +55,7 @@ class Memory:
     disable_oom_killer: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Cpu:
+class Cpu(Record):
     """``linux.resources.cpu``."""
 
     shares: int | None = None
@@ -63,8 +67,7 @@ class Cpu:
     mems: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Resources:
+class Resources(Record):
     """What a container's cgroup enforces.
 
     ``devices`` is the final allow list, runc's defaults included: build it with
@@ -133,11 +136,14 @@ def inner_path(cgroups_path: str, container_id: str) -> str:
     return clean_path(cgroups_path) or clean_path(container_id)
 
 
-def discover(root: str | Path = "/sys/fs/cgroup", proc: str | Path = "/proc/self") -> Cgroups:
+def discover(
+    root: str | PathLike[str] = "/sys/fs/cgroup", proc: str | PathLike[str] = "/proc/self"
+) -> Cgroups:
     """The backend for this machine: v2 when ``root`` itself is a cgroup2 mount, else v1."""
-    from dockyard.runtime.cgroups.v1 import V1Cgroups
-    from dockyard.runtime.cgroups.v2 import V2Cgroups
+    if os.path.exists(os.path.join(root, "cgroup.controllers")):
+        from dockyard.runtime.cgroups.v2 import V2Cgroups
 
-    if (Path(root) / "cgroup.controllers").exists():
         return V2Cgroups.from_proc(root, proc)
+    from dockyard.runtime.cgroups.v1 import V1Cgroups
+
     return V1Cgroups.from_proc(root, proc)

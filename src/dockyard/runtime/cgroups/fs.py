@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import time
-from pathlib import Path
 
 from dockyard.errors import Conflict, SystemCallError
+from dockyard.runtime.log import debug, warning
 
-log = logging.getLogger(__name__)
+
+def warn(message: str) -> None:
+    warning(__name__, "%s", message)
 
 
 def write(directory: str, name: str, value: str, warnings: list[str]) -> bool:
     """Writes ``value`` to ``directory/name``; False (and a warning) when the file is missing."""
     path = os.path.join(directory, name)
-    log.debug("cgroup write %s = %r", path, value)
+    debug(__name__, "cgroup write %s = %r", path, value)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
     except FileNotFoundError:
         if not os.path.isdir(directory):
             raise SystemCallError("open", errno.ENOENT, directory) from None
         message = f"cgroup: {path} does not exist: {name} not applied"
-        log.warning("%s", message)
+        warn(message)
         warnings.append(message)
         return False
     except OSError as exc:
@@ -40,7 +41,8 @@ def write(directory: str, name: str, value: str, warnings: list[str]) -> bool:
 def read(directory: str, name: str) -> str:
     path = os.path.join(directory, name)
     try:
-        return Path(path).read_text()
+        with open(path, encoding="utf-8") as file:
+            return file.read()
     except OSError as exc:
         raise SystemCallError("read", exc.errno or errno.EIO, path) from exc
 

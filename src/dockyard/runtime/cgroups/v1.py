@@ -17,17 +17,17 @@ can hold, and that is an error (as in runc).
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import posixpath
-from collections.abc import Mapping
-from pathlib import Path
 
 from dockyard.errors import DockyardError, Internal, InvalidArgument, SystemCallError, Unsupported
 from dockyard.runtime.cgroups import Cpu, Memory, Resources, fs, inner_path
 from dockyard.runtime.devices import Emulator
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from os import PathLike
 
 SUBSYSTEMS = (
     "cpuset", "devices", "memory", "cpu", "cpuacct", "pids", "blkio", "hugetlb", "net_cls",
@@ -75,18 +75,21 @@ class V1Cgroups:
     """The v1 backend; ``mounts`` maps a hierarchy to its mount point, ``own`` to the
     directory of the runtime's own cgroup in it (where relative paths go)."""
 
-    def __init__(self, root: str | Path, mounts: Mapping[str, str], own: Mapping[str, str]):
-        self._root = str(root)
+    def __init__(
+        self, root: str | PathLike[str], mounts: Mapping[str, str], own: Mapping[str, str]
+    ):
+        self._root = os.fspath(root)
         self._mounts = dict(mounts)
         self._own = dict(own)
 
     @classmethod
     def from_proc(
-        cls, root: str | Path = "/sys/fs/cgroup", proc: str | Path = "/proc/self"
+        cls,
+        root: str | PathLike[str] = "/sys/fs/cgroup",
+        proc: str | PathLike[str] = "/proc/self",
     ) -> V1Cgroups:
-        mountinfo = Path(proc, "mountinfo").read_text()
-        found = parse_mountinfo(mountinfo, str(root))
-        cgroup = parse_proc_cgroup(Path(proc, "cgroup").read_text())
+        found = parse_mountinfo(fs.read(os.fspath(proc), "mountinfo"), os.fspath(root))
+        cgroup = parse_proc_cgroup(fs.read(os.fspath(proc), "cgroup"))
         own: dict[str, str] = {}
         for name, (point, mount_root) in found.items():
             if name in cgroup:
@@ -135,7 +138,7 @@ def _quiet_rmdir(directory: str) -> None:
     try:
         os.rmdir(directory)
     except OSError as exc:
-        log.warning("cgroup: cannot remove %s while undoing a create: %s", directory, exc)
+        fs.warn(f"cgroup: cannot remove {directory} while undoing a create: {exc}")
 
 
 def _cpuset_dirs(directory: str, created: list[str]) -> None:

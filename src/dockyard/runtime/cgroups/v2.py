@@ -14,16 +14,16 @@ controllers). Device rules need an eBPF program on v2; they are reported, not en
 
 from __future__ import annotations
 
-import logging
 import os
 import posixpath
-from collections.abc import Mapping
-from pathlib import Path
 
 from dockyard.errors import InvalidArgument
 from dockyard.runtime.cgroups import Cpu, Memory, Resources, clean_path, fs
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from os import PathLike
 
 
 def cpu_weight(shares: int) -> int:
@@ -46,16 +46,18 @@ class V2Cgroups:
     """The v2 backend over the cgroup2 tree at ``root``; ``own`` is the runtime's own cgroup
     as /proc/self/cgroup names it (``0::<own>``)."""
 
-    def __init__(self, root: str | Path, own: str = "/") -> None:
-        self._root = str(root)
+    def __init__(self, root: str | PathLike[str], own: str = "/") -> None:
+        self._root = os.fspath(root)
         self._own = own
 
     @classmethod
     def from_proc(
-        cls, root: str | Path = "/sys/fs/cgroup", proc: str | Path = "/proc/self"
+        cls,
+        root: str | PathLike[str] = "/sys/fs/cgroup",
+        proc: str | PathLike[str] = "/proc/self",
     ) -> V2Cgroups:
         own = "/"
-        for line in Path(proc, "cgroup").read_text().splitlines():
+        for line in fs.read(os.fspath(proc), "cgroup").splitlines():
             if line.startswith("0::"):
                 own = line[3:]
         return cls(root, own)
@@ -83,7 +85,7 @@ class V2Cgroups:
                 try:
                     os.rmdir(made)
                 except OSError as exc:
-                    log.warning("cgroup: cannot remove %s while undoing a create: %s", made, exc)
+                    fs.warn(f"cgroup: cannot remove {made} while undoing a create: {exc}")
             raise
         return handle
 
@@ -134,7 +136,7 @@ class V2Cgroup:
             fs.write(directory, "pids.max", limit, warnings)
         if resources.devices:
             message = f"cgroup v2 {directory}: device rules need eBPF and are not enforced"
-            log.warning("%s", message)
+            fs.warn(message)
             warnings.append(message)
         for name, value in resources.unified:
             if "/" in name or name.startswith("."):
