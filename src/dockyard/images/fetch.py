@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,6 +63,7 @@ from dockyard.oci.manifest import Manifest
 from dockyard.registry.client import RegistryClient
 from dockyard.registry.transport import Reply
 from dockyard.snapshots import Kind
+from dockyard.snapshots.directory import Writeback
 
 if TYPE_CHECKING:
     from dockyard.store import DataRoot
@@ -283,12 +285,14 @@ class LayerFetcher:
         snapshotter = self.root.snapshotter
         plain = mt.layer_compression(layer.blob.descriptor.media_type) == "none"
         inflater = None if plain else Inflater(stream, str(layer.blob.digest))
+        upper = Path(snapshotter.upper_dir(key))
         try:
-            result = apply_layer(inflater or stream, Path(snapshotter.upper_dir(key)),
-                                 whiteouts=snapshotter.whiteout_style,
-                                 name=str(layer.blob.digest),
-                                 stream_digest=writer.digest if writer and plain else None,
-                                 measure=True)
+            with self._writeback(upper):
+                result = apply_layer(inflater or stream, upper,
+                                     whiteouts=snapshotter.whiteout_style,
+                                     name=str(layer.blob.digest),
+                                     stream_digest=writer.digest if writer and plain else None,
+                                     measure=True)
         except DataCorrupt:
             if inflater is not None:
                 inflater.close()
@@ -305,6 +309,12 @@ class LayerFetcher:
                               f"{layer.diff_id}, got {result.diff_id} (blob {layer.blob.digest})")
         layer.compression = inflater.compression if inflater else result.compression
         return result
+
+    def _writeback(self, upper: Path) -> AbstractContextManager[object]:
+        """Start the layer's writeback while it is extracted (as import does), so that the
+        snapshot's one sync at commit finds little left to write."""
+        syscalls = getattr(self.root.importer, "syscalls", None)
+        return nullcontext() if syscalls is None else Writeback(syscalls, upper)
 
     def _finish(self, stream: Readable, writer: ContentWriter, layer: _Layer) -> None:
         """Read the streamed blob to its end and commit it (verifying its digest)."""
