@@ -70,6 +70,7 @@ class DataRoot:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.root = root
+        self.syscalls = syscalls
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lockfile: IO[str] | None = None
         self.content = ContentStore(root / "content", clock=clock)

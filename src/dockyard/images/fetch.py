@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -313,8 +313,7 @@ class LayerFetcher:
     def _writeback(self, upper: Path) -> AbstractContextManager[object]:
         """Start the layer's writeback while it is extracted (as import does), so that the
         snapshot's one sync at commit finds little left to write."""
-        syscalls = getattr(self.root.importer, "syscalls", None)
-        return nullcontext() if syscalls is None else Writeback(syscalls, upper)
+        return Writeback(self.root.syscalls, upper)
 
     def _finish(self, stream: Readable, writer: ContentWriter, layer: _Layer) -> None:
         """Read the streamed blob to its end and commit it (verifying its digest)."""
