@@ -18,6 +18,7 @@ from dockyard.api.handlers import image_archive as image_archive_handlers
 from dockyard.api.handlers import image_distribution as distribution_handlers
 from dockyard.api.handlers import images as image_handlers
 from dockyard.api.handlers import system as system_handlers
+from dockyard.api.handlers import volumes as volume_handlers
 from dockyard.api.router import Route, Router
 from dockyard.daemon.config import Config
 from dockyard.registry.endpoints import RegistrySettings
@@ -26,7 +27,10 @@ from dockyard.services.image_archive import ImageArchiveService
 from dockyard.services.image_distribution import DistributionService
 from dockyard.services.images import ImageService
 from dockyard.services.system import Build, Settings, SystemService
+from dockyard.services.volumes import VolumeService
 from dockyard.store import DataRoot
+from dockyard.sys import real
+from dockyard.volumes import VolumeStore
 
 ENGINE_ID_FILE = "engine-id"
 
@@ -41,11 +45,13 @@ def build_services(config: Config, root: DataRoot) -> Services:
     )
     images = ImageService(root)
     registries = RegistrySettings(config.insecure_registries, config.registry_mirrors)
+    volumes = VolumeService(VolumeStore(config.data_root / "volumes", real()))
     return Services(
-        system=SystemService(build_facts(), settings, images),
+        system=SystemService(build_facts(), settings, images, volumes=volumes),
         images=images,
         image_archives=ImageArchiveService(root, images),
         distribution=DistributionService(root, images, registries),
+        volumes=volumes,
     )
 
 
@@ -55,6 +61,7 @@ def build_router(services: Services) -> Router:
     routes += image_handlers.routes(services, pull=distribution_handlers.pull_handler(services))
     routes += distribution_handlers.routes(services)
     routes += image_archive_handlers.routes(services)
+    routes += volume_handlers.routes(services)
     return Router(routes)
 
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # imported for annotations only: the package imports no servi
     from dockyard.services.image_distribution import DistributionService
     from dockyard.services.images import ImageService
     from dockyard.services.system import SystemService
+    from dockyard.services.volumes import VolumeService
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,3 +23,4 @@ class Services:
     images: ImageService
     image_archives: ImageArchiveService
     distribution: DistributionService
+    volumes: VolumeService

@@ -44,6 +44,14 @@ class ImageSummaries(Protocol):
         ...
 
 
+class VolumeUsage(Protocol):
+    """What ``system df`` needs from the volume service."""
+
+    def disk_usage(self) -> list[dict[str, Any]]:
+        """Local volumes without mount options, each with ``UsageData {RefCount, Size}``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Build:
     """What this dockyard is: its version and where it came from."""
@@ -100,10 +108,12 @@ class SystemService:
         *,
         host: Callable[[Path], Host] | None = None,
         clock: Callable[[], int] = time.time_ns,
+        volumes: VolumeUsage | None = None,
     ) -> None:
         self.build = build
         self.settings = settings
         self._images = images
+        self._volumes = volumes
         self._probe = host or probe_host
         self._host: Host | None = None
         self._lock = threading.Lock()
@@ -217,7 +227,7 @@ class SystemService:
             "LayersSize": layers,
             "Images": images,
             "Containers": [],
-            "Volumes": [],
+            "Volumes": self._volumes.disk_usage() if self._volumes is not None else [],
             "BuildCache": None,
             "BuilderSize": 0,
         }
