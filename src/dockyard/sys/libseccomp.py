@@ -73,6 +73,10 @@ class _ArgCmp(ctypes.Structure):
     )
 
 
+class _Version(ctypes.Structure):
+    _fields_ = (("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint))
+
+
 def _load() -> ctypes.CDLL:
     name = ctypes.util.find_library("seccomp") or "libseccomp.so.2"
     try:
@@ -92,6 +96,7 @@ def _load() -> ctypes.CDLL:
         ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint, ctypes.POINTER(_ArgCmp),
     )
     lib.seccomp_export_bpf.argtypes = (ctypes.c_void_p, ctypes.c_int)
+    lib.seccomp_version.restype = ctypes.POINTER(_Version)
     return lib
 
 
@@ -107,6 +112,11 @@ class LibSeccomp:
         if token == 0:
             raise InvalidArgument(f"libseccomp: unknown architecture {name!r}")
         return token
+
+    def version(self) -> tuple[int, int, int]:
+        """libseccomp's version (seccomp_version(3))."""
+        found = self._lib.seccomp_version().contents
+        return int(found.major), int(found.minor), int(found.micro)
 
     def native_arch(self) -> int:
         return int(self._lib.seccomp_arch_native())
