@@ -53,6 +53,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "logout": ("distribution", "LOGOUT", "run_logout"),
     "bootstrap busybox": ("bootstrap", "BUSYBOX", "run_busybox"),
     "bootstrap debian": ("bootstrap", "DEBIAN", "run_debian"),
+    "volume create": ("volumes", "CREATE", "run_create"),
+    "volume ls": ("volumes", "LS", "run_ls"),
+    "volume list": ("volumes", "LS", "run_ls"),
+    "volume inspect": ("volumes", "INSPECT", "run_inspect"),
+    "volume rm": ("volumes", "RM", "run_rm"),
+    "volume remove": ("volumes", "RM", "run_rm"),
+    "volume prune": ("volumes", "PRUNE", "run_prune"),
 }
 GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "image": ("Manage images", {
@@ -71,6 +78,13 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "system": ("Manage dockyard", {
         "df": "Show dockyard disk usage",
         "info": "Display system-wide information",
+    }),
+    "volume": ("Manage volumes", {
+        "create": "Create a volume",
+        "inspect": "Display detailed information on one or more volumes",
+        "ls": "List volumes",
+        "prune": "Remove unused local volumes",
+        "rm": "Remove one or more volumes",
     }),
     "bootstrap": ("Build base images without a registry", {
         "busybox": "Import a busybox image built from the host's busybox-static",

@@ -117,16 +117,21 @@ class VolumeService:
 
 
 def render(volume: Volume) -> dict[str, Any]:
-    """A volume as dockerd's ``types.Volume`` JSON (keys in its order)."""
+    """A volume as dockerd's ``types.Volume`` JSON (keys in its order, maps sorted)."""
     return {
         "CreatedAt": rfc3339_local(volume.created),
         "Driver": volume.driver,
-        "Labels": dict(volume.labels) if volume.labels is not None else None,
+        "Labels": _sorted(volume.labels),
         "Mountpoint": str(volume.mountpoint),
         "Name": volume.name,
-        "Options": dict(volume.options) if volume.options is not None else None,
+        "Options": _sorted(volume.options),
         "Scope": volume.scope,
     }
+
+
+def _sorted(values: Mapping[str, str] | None) -> dict[str, str] | None:
+    """A map as Go encodes one: keys sorted."""
+    return None if values is None else dict(sorted(values.items()))
 
 
 def rfc3339_local(ns: int) -> str:
