@@ -193,15 +193,16 @@ def _many_images(service: ImageService, data_root: DataRoot, count: int) -> None
                                     new.manifest.size))
 
 
-@pytest.mark.slow
-def test_listing_200_images_is_fast(service: ImageService, data_root: DataRoot) -> None:
+def test_listing_200_images(service: ImageService, data_root: DataRoot) -> None:
+    """Every image once, newest first; a second listing (from what the first read) is the same.
+    How fast it answers is bench/'s images_200 row, beside dockerd."""
     _many_images(service, data_root, 200)
-    assert len(service.list_images()) == 200  # the first call reads the content once
-    started = time.perf_counter()
-    for _ in range(10):
-        service.list_images()
-    elapsed = (time.perf_counter() - started) / 10
-    assert elapsed < 0.02, f"listing 200 images took {elapsed * 1000:.1f} ms"
+    first = service.list_images()
+    expected = ["base:latest", *(f"img{i}:latest" for i in range(199))]
+    assert sorted(tag for item in first for tag in item["RepoTags"]) == sorted(expected)
+    created = [item["Created"] for item in first]
+    assert created == sorted(created, reverse=True)
+    assert service.list_images() == first
 
 
 def test_layer_sizes_are_kept_on_the_blob(service: ImageService, data_root: DataRoot) -> None:
