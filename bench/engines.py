@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bench.registries import REGISTRY
 from bench.rows import Context
 
 PROBE_TIMEOUT_S = 30.0
@@ -76,8 +77,23 @@ def _podman(ctx: Context) -> Availability:
     return Availability("podman", out)
 
 
+def _docker_registry(ctx: Context) -> Availability:
+    if shutil.which(REGISTRY) is None:
+        return Availability("docker-registry", reason=f"no {REGISTRY}; {SETUP_HINT}")
+    # "/usr/bin/docker-registry github.com/docker/distribution 2.8.2+ds1"
+    ok, out = _output([REGISTRY, "--version"], ctx)
+    if not ok:
+        return Availability("docker-registry", reason=f"docker-registry does not work: {out}")
+    return Availability("docker-registry", out.split()[-1] if out else "unknown version")
+
+
 def probe(engine: str, ctx: Context) -> Availability:
-    probes = {"dockyard": _dockyard, "docker": _docker, "podman": _podman}
+    probes = {
+        "dockyard": _dockyard,
+        "docker": _docker,
+        "podman": _podman,
+        "docker-registry": _docker_registry,
+    }
     if engine not in probes:
         return Availability(engine, reason=f"unknown engine {engine!r}")
     if os.geteuid() != 0:

@@ -2,9 +2,10 @@
 
 For each chosen row it times every available engine N times, interleaving the engines
 iteration by iteration (the order rotates so none is always first), prints a table of medians
-with min-max and the ratio to dockyard, and writes bench/results/<UTC timestamp>.json and
-appends to bench/results/summary.tsv. Setup and teardown of each iteration are not timed; a
-`sync` runs after setup so that writeback of the setup's files does not land in the timed part.
+with min-max and the ratio to dockyard (a row timed in parts has a line per part), and writes
+bench/results/<UTC timestamp>.json and appends to bench/results/summary.tsv. Setup and
+teardown of each iteration are not timed; a `sync` runs after setup so that writeback of the
+setup's files does not land in the timed part.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import engines, rows, stats
-from bench.rows import Command, Context, Row, RowFailed, SelfTimed, Timed
+from bench.rows import Command, Context, Parts, Row, RowFailed, SelfTimed, Timed
 
 REPO = Path(__file__).resolve().parent.parent
 STATE = Path("/tmp/dockyard-bench")  # written by bench/setup.sh
@@ -95,9 +96,21 @@ def _failure(argv: Sequence[str], proc: subprocess.CompletedProcess[bytes]) -> R
     return RowFailed(f"`{_shown(argv)}` exited {proc.returncode}: {tail}")
 
 
-def measure(timed: Timed, env: dict[str, str], *, timed_sync: bool) -> list[float]:
-    """Samples (seconds) of the timed part: perf_counter around the subprocess or the callable,
-    or the samples a SelfTimed part took itself (it writes nothing, so there is no sync)."""
+def measure(timed: Timed, env: dict[str, str], *, timed_sync: bool) -> dict[str, list[float]]:
+    """Samples (seconds) of the timed part, by part. Under the one part "": perf_counter around
+    the subprocess or the callable, or the samples a SelfTimed part took itself (there is no sync
+    then). For Parts, the samples it took itself of each of its parts (no sync either)."""
+    if isinstance(timed, Parts):
+        parts = {part: list(samples) for part, samples in timed.run().items()}
+        if not parts or not all(parts.values()):
+            raise RowFailed(f"the self-timed parts returned no samples: {sorted(parts)}")
+        return parts
+    return {"": _measure_one(timed, env, timed_sync=timed_sync)}
+
+
+def _measure_one(
+    timed: Command | SelfTimed | Callable[[], None], env: dict[str, str], *, timed_sync: bool
+) -> list[float]:
     if isinstance(timed, SelfTimed):
         samples = list(timed.run())
         if not samples:
@@ -131,7 +144,7 @@ def measure(timed: Timed, env: dict[str, str], *, timed_sync: bool) -> list[floa
 
 def iteration(
     row: Row, engine: str, i: int, env: dict[str, str], *, timed_sync: bool
-) -> list[float]:
+) -> dict[str, list[float]]:
     timed = row.setup(engine, i)
     try:
         os.sync()
@@ -153,11 +166,24 @@ def shown_samples(samples: Sequence[float]) -> str:
     return f"{stats.format_duration(s.median)} (median of {s.n}, {low_high})"
 
 
+def shown_parts(parts: dict[str, list[float]]) -> str:
+    """The samples of one iteration: those of the one part "", or each part's after its name."""
+    if list(parts) == [""]:
+        return shown_samples(parts[""])
+    return "; ".join(f"{part} {shown_samples(samples)}" for part, samples in parts.items())
+
+
+def figure(row: str, part: str) -> str:
+    """The name of a part's line in the table: the row's own, or `<row>/<part>`."""
+    return f"{row}/{part}" if part else row
+
+
 def run_row(
     row: Row, runs: int, live: list[str], ctx: Context, *, timed_sync: bool
-) -> dict[str, stats.Result]:
-    """Results of the engines in `live` (the available ones) for one row."""
-    samples: dict[str, list[float]] = {e: [] for e in live}
+) -> dict[tuple[str, str], stats.Result]:
+    """Results of the engines in `live` (the available ones) for one row, by (figure, engine):
+    one figure, the row's name, or one per part that the row timed (see `figure`)."""
+    samples: dict[str, dict[str, list[float]]] = {e: {} for e in live}  # engine, part
     failed: dict[str, str] = {}
     env = dict(ctx.env)
     try:
@@ -180,8 +206,9 @@ def run_row(
                     failed[engine] = str(exc)
                     print(f"  {engine} #{i + 1}: FAILED: {exc}", flush=True)
                     continue
-                samples[engine].extend(got)
-                print(f"  {engine} #{i + 1}: {shown_samples(got)}", flush=True)
+                for part, taken in got.items():
+                    samples[engine].setdefault(part, []).extend(taken)
+                print(f"  {engine} #{i + 1}: {shown_parts(got)}", flush=True)
     except RowFailed as exc:  # prepare failed: no engine can run the row
         failed.update({e: str(exc) for e in live if e not in failed})
         print(f"  FAILED: {exc}", flush=True)
@@ -190,17 +217,22 @@ def run_row(
             row.finish()
         except RowFailed as exc:
             print(f"  cleanup: {exc}", flush=True)
+    parts = list(dict.fromkeys(part for e in live for part in samples[e])) or [""]
     return {
-        e: stats.Result(row.name, e, stats.FAILED, tuple(samples[e]), failed[e])
+        (figure(row.name, part), e): stats.Result(
+            figure(row.name, part), e, stats.FAILED, tuple(samples[e].get(part, ())), failed[e]
+        )
         if e in failed
-        else stats.Result(row.name, e, stats.OK, tuple(samples[e]))
+        else stats.Result(figure(row.name, part), e, stats.OK, tuple(samples[e].get(part, ())))
+        for part in parts
         for e in live
     }
 
 
 def run_all(args: argparse.Namespace, ctx: Context) -> tuple[list[stats.Result], dict[str, str]]:
     loaded = [rows.instantiate(name, ctx) for name in args.rows or rows.names()]
-    probes = {e: engines.probe(e, ctx) for e in rows.ENGINES if e in args.engines}
+    needed = {e for row in loaded for e in row.engines} & set(args.engines)
+    probes = {e: engines.probe(e, ctx) for e in rows.ENGINES if e in needed}
     versions = {}
     for engine, probe in probes.items():
         versions[engine] = probe.version or f"unavailable: {probe.reason}"
@@ -218,11 +250,12 @@ def run_all(args: argparse.Namespace, ctx: Context) -> tuple[list[stats.Result],
             chosen = [e for e in row.engines if e in probes]
             live = [e for e in chosen if probes[e].available]
             done = run_row(row, runs, live, ctx, timed_sync=args.timed_sync)
-            for engine in chosen:
-                results.append(
-                    done.get(engine)
-                    or stats.Result(row.name, engine, stats.SKIPPED, note=probes[engine].reason)
-                )
+            for name in dict.fromkeys(name for name, _ in done) or [row.name]:
+                for engine in chosen:
+                    results.append(
+                        done.get((name, engine))
+                        or stats.Result(name, engine, stats.SKIPPED, note=probes[engine].reason)
+                    )
     finally:
         try:
             ctx.pool.close()  # shared daemons and images, e.g. those of images_200

@@ -9,6 +9,8 @@ The timed part is one of:
     Command    a command; the harness times the subprocess (with `env` set over the run's own)
     SelfTimed  a callable that times itself and returns its samples, e.g. one per request on a
                keep-alive connection, so that only the daemon's answers are in the figures
+    Parts      a callable that times itself and returns samples per part, e.g. upload and
+               download; each part is a figure of its own, `<row>/<part>`, with its own ratio
     a callable taking no arguments; the harness times the call
 """
 
@@ -22,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar, cast
 
-ENGINES = ("dockyard", "docker", "podman")
+# dockyard and the peers it is compared with; a row names those it compares
+ENGINES = ("dockyard", "docker", "podman", "docker-registry")
 
 T = TypeVar("T")
 
@@ -78,7 +81,15 @@ class SelfTimed:
     run: Callable[[], Sequence[float]]
 
 
-Timed = Command | SelfTimed | Callable[[], None]
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """A timed part that measures itself in several figures: `run()` returns samples in seconds
+    (at least one) per part name, such as {"upload": [...], "download": [...]}."""
+
+    run: Callable[[], Mapping[str, Sequence[float]]]
+
+
+Timed = Command | SelfTimed | Parts | Callable[[], None]
 
 
 class RowFailed(Exception):

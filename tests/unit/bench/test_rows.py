@@ -43,21 +43,32 @@ def test_command_env_is_set_over_the_run_environment(bench_module: BenchModule) 
         env={"B": "row"},
     )
     samples = harness.measure(command, {"A": "run", "B": "run"}, timed_sync=False)
-    assert len(samples) == 1
+    assert (list(samples), len(samples[""])) == ([""], 1)
 
 
 def test_self_timed_part_gives_its_own_samples(bench_module: BenchModule) -> None:
     rows, harness = bench_module("bench.rows"), bench_module("bench.harness")
     timed = rows.SelfTimed(lambda: [0.001, 0.002, 0.003])
-    assert harness.measure(timed, {}, timed_sync=False) == [0.001, 0.002, 0.003]
+    assert harness.measure(timed, {}, timed_sync=False) == {"": [0.001, 0.002, 0.003]}
     with pytest.raises(rows.RowFailed, match="no samples"):
         harness.measure(rows.SelfTimed(list), {}, timed_sync=False)
+
+
+def test_parts_give_their_own_samples_each(bench_module: BenchModule) -> None:
+    rows, harness = bench_module("bench.rows"), bench_module("bench.harness")
+    timed = rows.Parts(lambda: {"up": (0.5,), "down": [0.25, 0.125]})
+    assert harness.measure(timed, {}, timed_sync=False) == {"up": [0.5], "down": [0.25, 0.125]}
+    for empty in ({}, {"up": [0.5], "down": []}):
+        with pytest.raises(rows.RowFailed, match="no samples"):
+            harness.measure(rows.Parts(lambda e=empty: e), {}, timed_sync=False)
 
 
 def test_shown_samples(bench_module: BenchModule) -> None:
     harness = bench_module("bench.harness")
     assert harness.shown_samples([0.5]) == "500 ms"
     assert harness.shown_samples([0.001, 0.003, 0.002]) == "2.00 ms (median of 3, 1.00-3.00 ms)"
+    assert harness.shown_parts({"": [0.5]}) == "500 ms"
+    assert harness.shown_parts({"up": [0.5], "down": [0.25]}) == "up 500 ms; down 250 ms"
 
 
 def test_row_modules_do_not_shadow_the_package(bench_module: BenchModule) -> None:
@@ -118,8 +129,10 @@ def test_run_row_interleaves_engines_and_survives_a_failing_finish(
     ctx = rows.Context(tmp_path, tmp_path / "python", tmp_path / "work", tmp_path, "docker", "p")
     row = FakeRow(rows)
     results = harness.run_row(row, 3, ["dockyard", "docker"], ctx, timed_sync=False)
-    assert results["dockyard"] == stats.Result("fake", "dockyard", stats.OK, (0.25, 0.5) * 3)
-    docker = results["docker"]
+    assert list(results) == [("fake", "dockyard"), ("fake", "docker")]
+    dockyard = stats.Result("fake", "dockyard", stats.OK, (0.25, 0.5) * 3)
+    assert results["fake", "dockyard"] == dockyard
+    docker = results["fake", "docker"]
     assert (docker.status, len(docker.samples)) == (stats.FAILED, 1)
     assert docker.note == "`sh -c 'test 1 -ne 1 || { echo no >&2; exit 2; }'` exited 2: no"
     assert row.log == [
@@ -130,3 +143,34 @@ def test_run_row_interleaves_engines_and_survives_a_failing_finish(
         "finish",
     ]  # fmt: skip
     assert "cleanup: could not remove something" in capsys.readouterr().out
+
+
+class PartsRow(FakeRow):
+    """Times two parts for dockyard; docker fails its check, so it has no samples at all."""
+
+    def check(self, engine: str) -> None:
+        if engine == "docker":
+            raise self.rows.RowFailed("no registry")
+
+    def setup(self, engine: str, i: int) -> object:
+        return self.rows.Parts(lambda: {"up": [0.5 + i], "down": [0.25]})
+
+    def finish(self) -> None:
+        pass
+
+
+def test_run_row_gives_a_figure_per_part(
+    bench_module: BenchModule, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows, harness, stats = (bench_module(f"bench.{m}") for m in ("rows", "harness", "stats"))
+    ctx = rows.Context(tmp_path, tmp_path / "python", tmp_path / "work", tmp_path, "docker", "p")
+    results = harness.run_row(PartsRow(rows), 2, ["dockyard", "docker"], ctx, timed_sync=False)
+    assert results == {
+        ("fake/up", "dockyard"): stats.Result("fake/up", "dockyard", stats.OK, (0.5, 1.5)),
+        ("fake/up", "docker"): stats.Result("fake/up", "docker", stats.FAILED, (), "no registry"),
+        ("fake/down", "dockyard"): stats.Result("fake/down", "dockyard", stats.OK, (0.25, 0.25)),
+        ("fake/down", "docker"): stats.Result("fake/down", "docker", stats.FAILED, (),
+                                              "no registry"),
+    }
+    assert [name for name, _ in results] == ["fake/up", "fake/up", "fake/down", "fake/down"]
+    assert "  dockyard #2: up 1.50 s; down 250 ms" in capsys.readouterr().out

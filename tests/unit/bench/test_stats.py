@@ -113,7 +113,7 @@ def test_tsv_lines(stats: ModuleType) -> None:
 def test_measure_times_a_callable_and_reports_a_failing_command(harness: ModuleType) -> None:
     rows = _import("bench.rows")
     calls: list[int] = []
-    [elapsed] = harness.measure(lambda: calls.append(1), {}, timed_sync=False)
+    [elapsed] = harness.measure(lambda: calls.append(1), {}, timed_sync=False)[""]
     assert calls == [1]
     assert 0 <= elapsed < 5
     failing = rows.Command(("sh", "-c", "echo boom >&2; exit 3"))
