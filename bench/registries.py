@@ -1,9 +1,14 @@
-"""Local registries for the pull and push rows, and the nginx image they pull.
+"""Local registries for the pull, push and registry rows, and the nginx image they pull.
 
 A registry is Debian's ``docker-registry`` (CNCF distribution 2.8) on 127.0.0.1, with
 filesystem storage in a directory of the row's choosing, stopped by its PID::
 
     <root>/config.yml  <root>/data/  <root>/registry.log
+
+or, for the registry rows, dockyard's own server (``python -m dockyard.registry serve``), on a
+port it chooses and prints, in the same layout::
+
+    <root>/data/  <root>/registry.log (its stderr)  <root>/stdout ("listening on <url>")
 
 The nginx image (Debian slim + ``nginx-light``, about 80 MB compressed over two layers) is built
 once in dockerd and kept as the storage of a registry under the cache, so later runs need no
@@ -87,6 +92,33 @@ def start(root: Path, port: int | None = None) -> Registry:
                 stop(registry)
                 raise RowFailed(f"docker-registry on {registry.address} did not start") from None
             time.sleep(0.05)
+
+
+def start_dockyard(ctx: Context, root: Path) -> Registry:
+    """dockyard's registry server over ``root/data`` on a free port of 127.0.0.1, in a session
+    of its own (Ctrl-C reaches only the harness); ready once it has printed its URL."""
+    root.mkdir(parents=True, exist_ok=True)
+    stdout = root / "stdout"
+    argv = [str(ctx.python), "-m", "dockyard.registry", "--log-level", "warning", "serve",
+            "--addr", "127.0.0.1:0", "--root", str(root / "data")]
+    try:
+        with stdout.open("wb") as out, (root / "registry.log").open("ab") as log:
+            process = subprocess.Popen(argv, stdout=out, stderr=log, env=dict(ctx.env),
+                                       start_new_session=True)
+    except OSError as exc:
+        raise RowFailed(f"cannot start dockyard's registry: {exc}") from exc
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while "\n" not in (text := stdout.read_text(errors="replace")):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(Registry("", root, process))
+            tail = (root / "registry.log").read_text(errors="replace").strip()[-300:]
+            raise RowFailed(f"dockyard's registry did not start: {tail or 'no output'}")
+        time.sleep(0.05)
+    line = text.splitlines()[0]
+    if not line.startswith("listening on http://"):
+        stop(Registry("", root, process))
+        raise RowFailed(f"dockyard's registry printed {line!r}, not its URL")
+    return Registry(line.split()[-1].removeprefix("http://"), root, process)
 
 
 def stop(registry: Registry) -> None:
