@@ -52,6 +52,14 @@ class VolumeUsage(Protocol):
         ...
 
 
+class BuildUsage(Protocol):
+    """What ``/system/df`` shows of the build cache."""
+
+    def usage(self) -> tuple[list[dict[str, Any]], int]:
+        """``BuildCache`` records and ``BuilderSize``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Build:
     """What this dockyard is: its version and where it came from."""
@@ -109,8 +117,10 @@ class SystemService:
         host: Callable[[Path], Host] | None = None,
         clock: Callable[[], int] = time.time_ns,
         volumes: VolumeUsage | None = None,
+        builds: BuildUsage | None = None,
     ) -> None:
         self.build = build
+        self.builds = builds
         self.settings = settings
         self._images = images
         self._volumes = volumes
@@ -223,7 +233,7 @@ class SystemService:
     def disk_usage(self) -> dict[str, Any]:
         images = self._images.summaries() if self._images is not None else []
         layers = self._images.layers_size() if self._images is not None else 0
-        return {
+        usage: dict[str, Any] = {
             "LayersSize": layers,
             "Images": images,
             "Containers": [],
@@ -231,6 +241,11 @@ class SystemService:
             "BuildCache": None,
             "BuilderSize": 0,
         }
+        if self.builds is not None:
+            records, size = self.builds.usage()
+            usage["BuildCache"] = records or None
+            usage["BuilderSize"] = size
+        return usage
 
 
 def _limits(host: Host) -> dict[str, bool]:
