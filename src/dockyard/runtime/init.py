@@ -43,6 +43,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import NoReturn
 
+    from dockyard.runtime.cgroups import CgroupHandle
     from dockyard.runtime.channel import Channel
     from dockyard.runtime.namespaces import Plan
     from dockyard.runtime.seccomp import Program
@@ -98,6 +99,9 @@ class Job(Record):
     """An already connected console socket (the runtime's own terminal relay), instead of
     ``console_socket``."""
     seccomp: Program | None = None
+    cgroup: CgroupHandle | None = None
+    """The container's cgroup: stage 1 joins it itself (``CgroupHandle.join``) before it
+    enters the namespaces; the runtime adds the rest (``add_rest``)."""
 
 
 class Pipes(Record):
@@ -125,7 +129,9 @@ def stage_one(job: Job, pipes: Pipes, sys: Syscalls) -> NoReturn:
         sys.prctl(PR_SET_DUMPABLE, 0)
         pipes = _arrange_fds(job.fds, pipes)
         channel = Channel(pipes.stage_inbox, pipes.outbox)
-        preload(job)  # while the runtime makes the cgroup (a second CPU does both at once)
+        preload(job)
+        if job.cgroup is not None:
+            job.cgroup.join()
         channel.expect("go", "stage 1")
         from dockyard.runtime import namespaces
 

@@ -155,6 +155,13 @@ class Syscalls(Protocol):
         """close_range(2); with CLOSE_RANGE_CLOEXEC the fds are marked close-on-exec instead."""
         ...
 
+    def fork_into_cgroup(self, cgroup_fd: int) -> int:
+        """fork(2) through clone3(CLONE_INTO_CGROUP): the child starts in the cgroup2
+        directory ``cgroup_fd`` (no move through ``cgroup.procs``, whose global lock may wait
+        for an RCU grace period). Returns as ``os.fork`` does (0 in the child), with the
+        interpreter's fork hooks run; ENOSYS before Linux 5.7 or under a seccomp filter."""
+        ...
+
     def inode_flags(self, fd: int) -> int:
         """ioctl(FS_IOC_GETFLAGS): the inode attribute flags of ``fd`` (``FS_*_FL``)."""
         ...

@@ -66,6 +66,15 @@ _FS_IOC_GETFLAGS = 0x80086601
 _FS_IOC_SETFLAGS = 0x40086602
 
 _SECCOMP_SET_MODE_FILTER = 1
+_SYS_CLONE3 = 435  # the same on x86_64 and aarch64 (asm-generic numbering after 403)
+_CLONE_INTO_CGROUP = 0x200000000
+_SIGCHLD = 17
+
+
+class _CloneArgs(ctypes.Structure):
+    _fields_ = tuple((name, ctypes.c_uint64) for name in (
+        "flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack", "stack_size",
+        "tls", "set_tid", "set_tid_size", "cgroup"))  # fmt: skip
 _SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
 
 
@@ -183,6 +192,25 @@ class LinuxSyscalls:
         result = _libc.syscall(number, ctypes.c_uint(first), ctypes.c_uint(last),
                                ctypes.c_uint(flags))
         _check(result, "close_range", f"from fd {first}")
+
+    def fork_into_cgroup(self, cgroup_fd: int) -> int:
+        log.debug("clone3(CLONE_INTO_CGROUP, fd %d)", cgroup_fd)
+        args = _CloneArgs(flags=_CLONE_INTO_CGROUP, exit_signal=_SIGCHLD, cgroup=cgroup_fd)
+        # As os.fork: the interpreter's fork hooks around the call, which is made holding
+        # the GIL (a PyDLL function), so no other thread of ours runs meanwhile.
+        syscall = ctypes.PyDLL(None, use_errno=True).syscall
+        syscall.restype = ctypes.c_long
+        ctypes.pythonapi.PyOS_BeforeFork()
+        pid = int(syscall(ctypes.c_long(_SYS_CLONE3), ctypes.byref(args),
+                          ctypes.c_size_t(ctypes.sizeof(args))))
+        if pid == 0:
+            ctypes.pythonapi.PyOS_AfterFork_Child()
+            return 0
+        error = ctypes.get_errno()
+        ctypes.pythonapi.PyOS_AfterFork_Parent()
+        if pid < 0:
+            raise SystemCallError("clone3", error, f"CLONE_INTO_CGROUP of fd {cgroup_fd}")
+        return pid
 
     def inode_flags(self, fd: int) -> int:
         value = ctypes.c_int(0)

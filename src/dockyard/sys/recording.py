@@ -88,6 +88,10 @@ class RecordingSyscalls:
     def close_range(self, first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
         self._record("close_range", first, last, flags)
 
+    def fork_into_cgroup(self, cgroup_fd: int) -> int:
+        self._record("fork_into_cgroup", cgroup_fd)
+        raise SystemCallError("clone3", errnos.ENOSYS, "recording: no process is made")
+
     def inode_flags(self, fd: int) -> int:
         self._record("inode_flags", fd)
         return self.inode_flags_result

@@ -149,6 +149,37 @@ def test_v1_rollback_removes_what_create_made(tmp_path: Path) -> None:
     assert not (tmp_path / "devices/new").exists()
 
 
+def test_v1_join_writes_0_to_tasks_and_add_rest_fills_the_unified_hierarchy(
+    tmp_path: Path,
+) -> None:
+    paths = {
+        name: tmp_path / (name or "unified") for name in ("devices", "memory", "name=systemd", "")
+    }
+    for name, directory in paths.items():
+        directory.mkdir()
+        for file in ("tasks", "cgroup.procs") if name else ("cgroup.procs",):
+            (directory / file).write_text("")
+    handle = V1Cgroups(tmp_path, {}, {}).open({k: str(v) for k, v in paths.items()})
+    assert handle.unified == str(tmp_path / "unified")
+    handle.join()
+    handle.add_rest(4242)
+    written = {
+        (name, file.name): file.read_text()
+        for name, directory in paths.items()
+        for file in sorted(directory.iterdir())
+    }
+    assert written == {
+        ("devices", "cgroup.procs"): "",
+        ("devices", "tasks"): "0",
+        ("memory", "cgroup.procs"): "",
+        ("memory", "tasks"): "0",
+        ("name=systemd", "cgroup.procs"): "",
+        ("name=systemd", "tasks"): "0",
+        ("", "cgroup.procs"): "4242",
+    }
+    assert handle.warnings == []
+
+
 def fake_v2(tmp_path: Path) -> tuple[V2Cgroups, Path]:
     root = tmp_path / "cg2"
     for level in (root, root / "docker"):
@@ -192,6 +223,11 @@ def test_v2_same_interface_on_a_fake_tree(tmp_path: Path) -> None:
     assert handle.warnings == [
         f"cgroup: {leaf}/memory.low does not exist: memory.low not applied",
     ]
+    assert handle.unified == str(leaf)
+    handle.join()  # v2 has no cheap way: nothing written
+    assert (leaf / "cgroup.procs").read_text() == ""
+    handle.add_rest(4241)
+    assert (leaf / "cgroup.procs").read_text() == "4241"
     handle.add(4242)
     assert (leaf / "cgroup.procs").read_text() == "4242"
     assert handle.pids() == [4242]

@@ -97,6 +97,25 @@ class CgroupHandle(Protocol):
 
     def add(self, pid: int) -> None: ...
 
+    @property
+    def unified(self) -> str:
+        """The cgroup2 directory (v2, or the unified hierarchy of a hybrid v1 machine), where
+        a process is best started with clone3(CLONE_INTO_CGROUP); "" when there is none."""
+        ...
+
+    def join(self) -> None:
+        """Move the calling process, which must be single-threaded, into every hierarchy but
+        :attr:`unified`. A move through ``cgroup.procs`` write-locks the kernel's global
+        threadgroup lock, and the first such lock after an idle moment waits for an RCU grace
+        period (5-15 ms here); on v1, ``0`` written to ``tasks`` moves the calling thread
+        without it. Nothing on v2."""
+        ...
+
+    def add_rest(self, pid: int) -> None:
+        """Add ``pid`` to :attr:`unified` (through ``cgroup.procs``, so with that lock): for
+        a process that could not be started there."""
+        ...
+
     def update(self, resources: Resources) -> None: ...
 
     def freeze(self) -> None: ...

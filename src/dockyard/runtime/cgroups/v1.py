@@ -171,11 +171,27 @@ class V1Cgroup:
 
     def add(self, pid: int) -> None:
         for name, directory in self._paths.items():
-            try:
-                fs.write(directory, "cgroup.procs", str(pid), self._warnings)
-            except DockyardError:
-                if name not in _JOIN_ONLY:
-                    raise
+            self._enter(name, directory, "cgroup.procs", str(pid))
+
+    @property
+    def unified(self) -> str:
+        return self._paths.get("", "")
+
+    def join(self) -> None:
+        for name, directory in self._paths.items():
+            if name:  # not the unified hierarchy (cgroup2): add_rest
+                self._enter(name, directory, "tasks", "0")
+
+    def add_rest(self, pid: int) -> None:
+        if "" in self._paths:
+            self._enter("", self._paths[""], "cgroup.procs", str(pid))
+
+    def _enter(self, name: str, directory: str, file: str, pid: str) -> None:
+        try:
+            fs.write(directory, file, pid, self._warnings)
+        except DockyardError:
+            if name not in _JOIN_ONLY:
+                raise
 
     def update(self, resources: Resources) -> None:
         paths = self._paths

@@ -125,6 +125,16 @@ class V2Cgroup:
     def add(self, pid: int) -> None:
         fs.write(self._directory, "cgroup.procs", str(pid), self._warnings)
 
+    @property
+    def unified(self) -> str:
+        return self._directory
+
+    def join(self) -> None:
+        """Nothing: a process moves itself only through ``cgroup.procs`` (see add_rest)."""
+
+    def add_rest(self, pid: int) -> None:
+        self.add(pid)
+
     def update(self, resources: Resources) -> None:
         directory, warnings = self._directory, self._warnings
         if resources.memory is not None:

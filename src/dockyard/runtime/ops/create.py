@@ -124,12 +124,12 @@ def _spawn(job: Job, sys: Syscalls, directory: ContainerDir, *, cgroup: list[Cgr
 
     created = rfc3339_nano(time.time_ns())
 
-    # The cgroup is made before the fork: only the move of stage 1 into it (which waits for
-    # an RCU grace period, runc's too) is left while stage 1 loads its modules.
+    # The cgroup is made before the fork; stage 1 starts in it (spawn.py).
     cgroup.append(confinement.create_cgroup(config.linux, job.container_id))
+    job = job.replace(cgroup=cgroup[0])
 
     def placed(pid: int) -> None:
-        cgroup[0].add(pid)
+        return
 
     def ready(spawned: Spawned) -> None:
         directory.write(Saved(

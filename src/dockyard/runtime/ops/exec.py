@@ -153,9 +153,11 @@ def spawn_process(root: StateRoot, container_id: str, process: Process, options:
               seccomp=confinement.compile_seccomp(spec.linux.seccomp, sys,
                                                   options.seccomp_cache))
 
+    if saved.cgroup_paths:  # stage 1 starts in it (spawn.py)
+        job = job.replace(cgroup=confinement.open_cgroup(saved.cgroup_paths))
+
     def placed(pid: int) -> None:
-        if saved.cgroup_paths:
-            confinement.open_cgroup(saved.cgroup_paths).add(pid)
+        return
 
     def ready(spawned: Spawned) -> None:
         if options.pid_file:
