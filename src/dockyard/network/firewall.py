@@ -125,11 +125,16 @@ add rule {t} nat_postrouting oifname != @bridges ip saddr @masq masquerade
 add chain {t} forward {{ type filter hook forward priority filter; policy accept; }}
 add rule {t} forward iifname @internal iifname . oifname != @same drop
 add rule {t} forward oifname @internal iifname . oifname != @same drop
-add rule {t} forward iifname @no_icc iifname . oifname @same ct status != dnat drop
+add rule {t} forward iifname @no_icc iifname . oifname @same ct status & dnat == 0 drop
 add rule {t} forward iifname @bridges oifname @bridges iifname . oifname != @same \
-ct status != dnat drop
-add rule {t} forward oifname @bridges iifname != @bridges ct state new ct status != dnat drop
+ct status & dnat == 0 drop
+add rule {t} forward oifname @bridges iifname != @bridges ct state new ct status & dnat == 0 drop
 """
+
+
+def _missing(exc: NftError) -> bool:
+    """Whether libnftables refused because the object or element is not there."""
+    return "No such file" in exc.text or "does not exist" in exc.text
 
 
 def _quote(name: str) -> str:
@@ -167,7 +172,7 @@ class Firewall:
         try:
             self._nft.run(f"delete table ip {self.table}", f"delete table ip {self.table}")
         except NftError as exc:
-            if "No such file" not in exc.text:
+            if not _missing(exc):
                 raise
 
     # -- networks ----------------------------------------------------------------------------
@@ -212,7 +217,7 @@ class Firewall:
             self._nft.run(f"delete element ip {self.table} {set_name} {{ {key} }}",
                           f"delete {key} from {set_name}")
         except NftError as exc:
-            if "No such file" not in exc.text:
+            if not _missing(exc):
                 raise
 
     def bridges(self) -> set[str]:
@@ -311,7 +316,7 @@ class Firewall:
             self._nft.run("\n".join(f"delete element ip {self.table} {s} {{ {k} }}"
                                     for s, k in keys), "unpublish ports")
         except NftError as exc:
-            if "No such file" not in exc.text:
+            if not _missing(exc):
                 raise
             for set_name, key in keys:
                 self._delete_element(set_name, key)

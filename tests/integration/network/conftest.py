@@ -10,10 +10,10 @@ benchmarking range, never routed beyond this machine's namespaces).
 from __future__ import annotations
 
 import ipaddress
-import os
 import secrets
+import socket
 import subprocess
-import time
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,6 +25,9 @@ from dockyard.sys.linux import LinuxSyscalls
 
 DEFAULT_SUBNET = ipaddress.IPv4Network("10.200.0.0/24")
 USER_POOL = ipaddress.IPv4Network("10.201.0.0/16")
+HERE = Path(__file__).resolve().parent
+OUTSIDE_HOST = "198.18.0.1"  # the host's end of the link to the "outside" namespace
+OUTSIDE = "198.18.0.2"  # the outside host itself
 
 
 def sh(*args: str, check: bool = True, timeout: float = 10) -> subprocess.CompletedProcess[str]:
@@ -37,26 +40,105 @@ def in_ns(ns: str, *args: str, check: bool = True,
     return sh("nsenter", f"--net=/run/netns/{ns}", *args, check=check, timeout=timeout)
 
 
-def spawn_in(ns: str, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["nsenter", f"--net=/run/netns/{ns}", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def python_in(ns: str, script: str, *args: str) -> list[str]:
+    return ["nsenter", f"--net=/run/netns/{ns}", sys.executable, "-S", str(HERE / script), *args]
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(timeout=10)
+class Servers:
+    """Processes a test runs in namespaces: started, awaited ("ready"), killed at the end."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[str]] = []
+
+    def start(self, ns: str, script: str, *args: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(python_in(ns, script, *args), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        self.procs.append(proc)
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if line != "ready":
+            raise AssertionError(f"{script} in {ns} did not start: {line} {proc.stderr.read()}")
+        return proc
+
+    def echo(self, ns: str, label: str, *ports: int) -> None:
+        self.start(ns, "echo_server.py", label, *(str(p) for p in ports))
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate(timeout=10)
 
 
-def wait_listening(ns: str, port: int, proto: str = "t") -> None:
-    """Wait until something in ``ns`` listens on ``port`` (busybox netstat)."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        out = in_ns(ns, "busybox", "netstat", f"-ln{proto}").stdout
-        if f":{port} " in out:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"nothing listens on {port}/{proto} in {ns}")
+@pytest.fixture
+def servers() -> Iterator[Servers]:
+    running = Servers()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def ask_from(ns: str, proto: str, host: str, port: int) -> str:
+    """What the echo server at host:port answers to a client in ``ns``."""
+    return sh(*python_in(ns, "client.py", proto, host, str(port))).stdout.strip()
+
+
+def ask(proto: str, host: str, port: int) -> str:
+    """The same from the host (127.0.0.1 and friends)."""
+    try:
+        if proto == "tcp":
+            with socket.create_connection((host, port), timeout=1) as sock:
+                return sock.recv(200).decode().strip()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(1)
+            sock.sendto(b"?", (host, port))
+            return sock.recv(200).decode().strip()
+    except OSError as exc:
+        return f"error: {exc.__class__.__name__}"
+
+
+def free_port(count: int = 1) -> int:
+    """The first of ``count`` consecutive ports free on 127.0.0.1 (TCP and UDP)."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            first = probe.getsockname()[1]
+        if first + count < 65536 and all(_free(first + i) for i in range(count)):
+            return int(first)
+    raise AssertionError("no free ports")
+
+
+def _free(port: int) -> bool:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as probe:
+            try:
+                probe.bind(("0.0.0.0", port))
+            except OSError:
+                return False
+    return True
+
+
+@pytest.fixture
+def outside(tag: str, netns: Callable[[], str]) -> Iterator[str]:
+    """An "outside" host: a namespace linked to the host by a veth, 198.18.0.2/24.
+
+    The host end forwards (per-device ``forwarding=1``), so replies to masqueraded traffic get
+    back to the containers without touching the host's global ``ip_forward``.
+    """
+    name = netns()
+    link = f"{tag}o"
+    sh("ip", "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", name)
+    try:
+        sh("ip", "addr", "add", f"{OUTSIDE_HOST}/24", "dev", link)
+        sh("ip", "link", "set", link, "up")
+        Path(f"/proc/sys/net/ipv4/conf/{link}/forwarding").write_text("1")
+        in_ns(name, "ip", "addr", "add", f"{OUTSIDE}/24", "dev", "eth0")
+        in_ns(name, "ip", "link", "set", "eth0", "up")
+        in_ns(name, "ip", "link", "set", "lo", "up")
+        yield name
+    finally:
+        sh("ip", "link", "del", link, check=False)
 
 
 @pytest.fixture
@@ -131,4 +213,4 @@ def networks(managers: ManagerFactory) -> Networks:
 
 
 def container_id(number: int) -> str:
-    return f"{number:02d}" + os.urandom(31).hex()
+    return f"c{number:063x}"
