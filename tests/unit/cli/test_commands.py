@@ -149,6 +149,16 @@ def test_version_renders_both_halves(daemon: Any) -> None:
         "  Experimental:     false\n runtime:\n  Version:          1\n  GitCommit:        x\n")
 
 
+def test_version_format_uses_go_field_names(daemon: Any) -> None:
+    server = {"Version": "0.1.0", "ApiVersion": "1.41", "MinAPIVersion": "1.24", "Os": "linux"}
+    daemon.routes[("GET", "/version")] = lambda r: fake.json_reply(server)
+    assert cli(daemon, "version", "--format", "{{.Server.APIVersion}} {{.Server.Os}}") == (
+        0, "1.41 linux\n", "")
+    code, out, _ = cli(daemon, "version", "--format", "{{json .Server}}")
+    assert (code, list(json.loads(out))) == (0, ["Version", "ApiVersion", "MinAPIVersion", "Os",
+                                                  "Platform", "Components"])
+
+
 def test_system_df(daemon: Any) -> None:
     du = {"LayersSize": 226431422, "Images": [
         {"Id": "sha256:1", "Containers": 1, "Size": 2000000, "SharedSize": 0},

@@ -99,6 +99,7 @@ def _server_version(raw: dict[str, Any]) -> dict[str, Any]:
 def run_version(session: Session, command: Command, parsed: Parsed) -> int:
     from dockyard.cli.tabwriter import TabWriter
     from dockyard.cli.template import Template, TemplateError
+    from dockyard.cli.template.exec import JSONStruct
     from dockyard.client import DaemonError
     from dockyard.errors import DockyardError
 
@@ -117,7 +118,10 @@ def run_version(session: Session, command: Command, parsed: Parsed) -> int:
     except DockyardError as exc:
         failure = exc
     api_version = "" if failure else client.api_version
-    data = {"Client": client_version(api_version), "Server": server}
+    # types.Version's Go field for the JSON key "ApiVersion" is APIVersion.
+    server_view = None if server is None else JSONStruct(
+        "types.Version", server, {"APIVersion": "ApiVersion"})
+    data = {"Client": client_version(api_version), "Server": server_view}
     writer = TabWriter(20, 1, 1)
     try:
         writer.write(tmpl.execute(data))

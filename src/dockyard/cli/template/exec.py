@@ -83,6 +83,23 @@ class Struct:
         return {name: self.get(name) for name in sorted(self.fields)}
 
 
+class JSONStruct(Struct):
+    """A Go struct the daemon sent as JSON: fields are looked up by their Go names (``aliases``
+    maps the few whose JSON key differs, e.g. ``APIVersion`` -> ``ApiVersion``), and ``json``
+    writes the object as received, in its order."""
+
+    def __init__(self, type_name: str, data: Mapping[str, Any],
+                 aliases: Mapping[str, str]) -> None:
+        super().__init__(type_name, data, escape_html=False)
+        self.aliases = dict(aliases)
+
+    def get(self, name: str) -> Any:
+        return self.fields[self.aliases.get(name, name)]
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.fields)
+
+
 class TemplateExecError(Exception):
     """An execution error; ``str()`` is Go's text after ``template: NAME:``."""
 
