@@ -10,5 +10,6 @@ entry point the services use; the modules below it each own one concern:
 - ``nft`` and ``firewall``: dockyard's own nftables table through libnftables;
 - ``ports``: ``-p`` specs, the Engine API's port bindings and host-port reservations;
 - ``dns`` and ``dnsmsg``: the embedded DNS server of user-defined networks;
-- ``store`` and ``jsonfile``: network and endpoint records, written atomically.
+- ``store`` and ``jsonfile``: network and endpoint records, written atomically;
+- ``reconcile``: what a crash leaves behind, found and removed.
 """

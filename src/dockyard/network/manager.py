@@ -284,6 +284,15 @@ class Networks:
     def _users(self, network_id: str) -> list[Endpoint]:
         return list(self._members.get(network_id, {}).values())
 
+    def addresses(self, ref: str) -> dict[ipaddress.IPv4Address, str]:
+        """A network's address book: address -> owner (container ID or "gateway")."""
+        with self._lock:
+            return self._ipam.allocations(self.get(ref).id)
+
+    def port_holders(self) -> set[str]:
+        """The containers holding host-port reservations."""
+        return self._ports.owners()
+
     def network_endpoints(self, ref: str) -> list[Endpoint]:
         """The endpoints on a network (``network inspect``'s Containers)."""
         with self._lock:

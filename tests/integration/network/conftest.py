@@ -189,6 +189,15 @@ class ManagerFactory:
         manager.open()
         return manager
 
+    def abandon(self, manager: Networks) -> None:
+        """Close ``manager`` as a killed daemon would leave things: kernel state stays."""
+        for pair in self.made:
+            if pair[0] is manager:
+                self.made.remove(pair)
+                manager.close()
+                pair[1].close()
+                return
+
     def cleanup(self) -> None:
         for manager, dns in reversed(self.made):
             try:
