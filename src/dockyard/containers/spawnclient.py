@@ -1,0 +1,139 @@
+"""The daemon's side of the spawner (:mod:`dockyard.containers.spawner`).
+
+The daemon starts the spawner once, right away, and talks to it over a socket pair; requests
+are answered in order, one at a time. If the spawner dies, the next request starts a new one
+(the monitors do not depend on it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from dockyard import errors
+from dockyard.errors import DockyardError, Internal, Unavailable
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT = 30.0
+
+
+class SpawnerClient:
+    def __init__(self, exec_root: Path, monitor: str, runtimes: Mapping[str, str] | None = None,
+                 *, python: str = sys.executable, debug: bool = False) -> None:
+        self.exec_root = exec_root
+        self.monitor = monitor
+        self.runtimes = dict(runtimes or {})
+        self.python = python
+        self.debug = debug
+        self._process: subprocess.Popen[bytes] | None = None
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._lock = asyncio.Lock()
+
+    def launch(self) -> None:
+        """Start the spawner process (it warms up while the daemon goes on)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        args = [self.python, "-m", "dockyard.containers.spawner", "--fd", str(theirs.fileno()),
+                "--exec-root", str(self.exec_root), "--monitor", self.monitor]
+        for name, binary in self.runtimes.items():
+            args += ["--runtime", f"{name}={binary}"]
+        if self.debug:
+            args.append("--debug")
+        try:
+            self._process = subprocess.Popen(args, pass_fds=(theirs.fileno(),),
+                                             stdin=subprocess.DEVNULL)
+        finally:
+            theirs.close()
+        self._socket = ours
+        self._reader = self._writer = None
+        log.debug("spawner started as pid %d", self._process.pid)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    async def request(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        """Send one request; its answer, or the error it carries raised as its class."""
+        async with self._lock:
+            reply = await self._exchange(message)
+        error = reply.get("error")
+        if isinstance(error, dict):
+            raise _error(str(error.get("kind", "")), str(error.get("message", "")))
+        return reply
+
+    async def _exchange(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        if self._process is None or self._process.poll() is not None:
+            if self._process is not None:
+                log.warning("spawner exited with %s; starting a new one",
+                            self._process.returncode)
+            self.launch()
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_unix_connection(sock=self._socket)
+        assert self._reader is not None
+        try:
+            self._writer.write(json.dumps(message).encode() + b"\n")
+            await self._writer.drain()
+            async with asyncio.timeout(START_TIMEOUT):
+                line = await self._reader.readline()
+        except (ConnectionError, TimeoutError) as exc:
+            self._drop()
+            raise Unavailable(f"the spawner failed: {exc!r}") from exc
+        if not line:
+            self._drop()
+            raise Unavailable("the spawner went away")
+        value = json.loads(line)
+        if not isinstance(value, dict):
+            raise Internal(f"the spawner answered {line!r}")
+        return value
+
+    def _drop(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+        self._process = None
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(ConnectionError):
+                await self._writer.wait_closed()
+        elif getattr(self, "_socket", None) is not None:
+            self._socket.close()
+        process, self._process = self._process, None
+        if process is not None:
+            try:
+                await asyncio.to_thread(process.wait, 5.0)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                await asyncio.to_thread(process.wait)
+
+
+def _error(kind: str, message: str) -> DockyardError:
+    cls = getattr(errors, kind, None)
+    if isinstance(cls, type) and issubclass(cls, DockyardError) and cls is not \
+            errors.SystemCallError:
+        return cls(message)
+    return Internal(message)
+
+
+def runtime_binaries(names: Sequence[str]) -> dict[str, str]:
+    """The command-line runtimes found on PATH among ``names``."""
+    import shutil
+
+    found = {}
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            found[name] = path
+    return found

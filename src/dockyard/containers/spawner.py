@@ -1,0 +1,181 @@
+"""The warm spawner: a single-threaded process the daemon starts once, that forks containers.
+
+The daemon is threaded (asyncio plus worker threads) and must not fork. It starts this process
+once (``python -m dockyard.containers.spawner --fd N ...``), which imports the runtime and
+compiles what it can (:meth:`Runtime.warm_up`), then serves requests on the socket inherited
+as fd N, one JSON object per line each way::
+
+    daemon -> {"op": "start", "id", "bundle", "runtime", "socket", "work", "exit_file",
+               "tty", "stdin", "stdin_once", "hold", "log", "netns", "oom_file"}
+    daemon <- {"pid": 4242}  or  {"error": {"kind": "InvalidArgument", "message": "..."}}
+    daemon -> {"op": "exec", "id", "runtime", "process": {OCI process}, "socket", "work",
+               "exit_file", "tty", "stdin", "stdin_once", "hold"}
+    daemon -> {"op": "delete", "id", "runtime", "force"}           <- {}
+    daemon -> {"op": "ping"}                                        <- {"pid": <spawner pid>}
+
+For start and exec it forks a child that becomes the process's parent and then its monitor
+(:mod:`dockyard.containers.launch`). The monitors are this process's children: it reaps them
+when they exit. When the daemon goes away (EOF on the socket) the spawner exits; the monitors
+live on (they are in sessions of their own) and the next daemon finds them by their sockets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import select
+import signal
+import socket
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from dockyard.containers.launch import (
+    CommandLauncher,
+    Launcher,
+    LibraryLauncher,
+    Plan,
+    child_main,
+)
+from dockyard.errors import DockyardError, InvalidArgument
+
+log = logging.getLogger(__name__)
+
+RUNTIME_ROOTS = {"dockyard": "runtime", "runc": "runc", "crun": "crun"}
+
+
+class Spawner:
+    """Answers requests; one at a time (the process is single-threaded by contract)."""
+
+    def __init__(self, exec_root: str, monitor: str, binaries: Mapping[str, str]) -> None:
+        from dockyard.runtime.library import Runtime
+        from dockyard.sys import real
+
+        self.sys = real()
+        self.monitor = monitor
+        self.runtime = Runtime(os.path.join(exec_root, RUNTIME_ROOTS["dockyard"]), sys=self.sys)
+        self.runtime.warm_up()
+        from dockyard.runtime import namespaces  # noqa: F401  (not among warm_up's imports)
+        self.launchers: dict[str, Launcher] = {"dockyard": LibraryLauncher(self.runtime)}
+        for name, binary in binaries.items():
+            root = os.path.join(exec_root, RUNTIME_ROOTS.get(name, name))
+            self.launchers[name] = CommandLauncher(binary, root)
+        self.host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+
+    def handle(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        try:
+            if op in ("start", "exec"):
+                launcher = self._launcher(request)
+                if op == "start" and isinstance(launcher, LibraryLauncher):
+                    launcher.prepare(str(request["bundle"]))
+                return self.spawn(Plan.from_request(request), launcher)
+            if op == "delete":
+                self._launcher(request).delete(str(request["id"]), bool(request.get("force")))
+                return {}
+            if op == "ping":
+                return {"pid": os.getpid()}
+            raise InvalidArgument(f"spawner: unknown request {op!r}")
+        except DockyardError as exc:
+            return {"error": {"kind": type(exc).__name__, "message": str(exc)}}
+        except (KeyError, TypeError, ValueError) as exc:
+            return {"error": {"kind": "InvalidArgument", "message": f"spawner: {op}: {exc}"}}
+
+    def _launcher(self, request: Mapping[str, Any]) -> Launcher:
+        name = str(request.get("runtime") or "dockyard")
+        launcher = self.launchers.get(name)
+        if launcher is None:
+            raise InvalidArgument(f"unknown or invalid runtime name: {name}")
+        return launcher
+
+    def spawn(self, plan: Plan, launcher: Launcher) -> dict[str, Any]:
+        """Fork the child that becomes the process's parent and monitor; its report."""
+        report_r, report_w = os.pipe2(os.O_CLOEXEC)
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(report_r)
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            child_main(plan, launcher, self.monitor, report=report_w, host_ns=self.host_ns,
+                       sys=self.sys)
+        os.close(report_w)
+        with os.fdopen(report_r, "rb") as report:
+            line = report.readline()
+        try:
+            message = json.loads(line) if line else None
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            return {"error": {"kind": "Internal",
+                              "message": f"the spawner's child {pid} died before reporting"}}
+        return message
+
+
+def reap() -> None:
+    """Collect exited monitors (and failed children)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def serve(sock: socket.socket, spawner: Spawner) -> None:
+    wake_r, wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    buffered = b""
+    while True:
+        while b"\n" in buffered:
+            line, buffered = buffered.split(b"\n", 1)
+            reply = spawner.handle(_decode(line))
+            sock.sendall(json.dumps(reply).encode() + b"\n")
+            reap()
+        ready, _, _ = select.select([sock.fileno(), wake_r], [], [])
+        if wake_r in ready:
+            with contextlib.suppress(BlockingIOError):
+                os.read(wake_r, 4096)
+            reap()
+        if sock.fileno() in ready:
+            data = sock.recv(65536)
+            if not data:
+                return
+            buffered += data
+
+
+def _decode(line: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dockyard.containers.spawner")
+    parser.add_argument("--fd", type=int, required=True, help="the daemon's socket")
+    parser.add_argument("--exec-root", required=True)
+    parser.add_argument("--monitor", required=True, help="the dockyard-monitor binary")
+    parser.add_argument("--runtime", action="append", default=[], metavar="NAME=PATH",
+                        help="an OCI runtime's command line (runc, crun)")
+    parser.add_argument("--debug", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format="spawner: %(levelname)s %(name)s: %(message)s")
+    os.set_inheritable(args.fd, False)
+    binaries = dict(item.split("=", 1) for item in args.runtime)
+    sock = socket.socket(fileno=args.fd)
+    spawner = Spawner(args.exec_root, args.monitor, binaries)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C is the daemon's to handle
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        serve(sock, spawner)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
