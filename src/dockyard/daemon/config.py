@@ -22,6 +22,7 @@ DEFAULT_EXEC_ROOT = Path("/run/dockyard")
 DEFAULT_CONFIG_FILE = Path("/etc/dockyard/daemon.json")
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 STORAGE_DRIVERS = ("overlayfs", "native", "auto")
+RUNTIMES = ("dockyard", "runc", "crun")
 
 # daemon.json key -> argparse destination; the flag is spelled like the key except hosts (-H).
 _KEYS = {
@@ -34,6 +35,7 @@ _KEYS = {
     "debug": "debug",
     "insecure-registries": "insecure_registries",
     "registry-mirrors": "registry_mirrors",
+    "default-runtime": "default_runtime",
 }
 _LISTS = ("hosts", "insecure-registries", "registry-mirrors")
 
@@ -49,6 +51,7 @@ class Config:
     config_file: Path | None = None  # the daemon.json that was read, if any
     insecure_registries: tuple[str, ...] = ()  # host[:port] or CIDR; loopback always is
     registry_mirrors: tuple[str, ...] = ()  # Docker Hub pull-through mirrors, tried first
+    default_runtime: str = "dockyard"  # dockyard (the warm library), runc or crun
 
     @property
     def debug(self) -> bool:
@@ -72,6 +75,8 @@ def parser() -> argparse.ArgumentParser:
                    "HTTP or unchecked TLS, repeatable (127.0.0.0/8 and localhost always are)")
     p.add_argument("--registry-mirror", dest="registry_mirrors", action="append",
                    metavar="URL", help="Docker Hub mirror tried before Docker Hub, repeatable")
+    p.add_argument("--default-runtime", help="OCI runtime of containers that name none: "
+                   f"{', '.join(RUNTIMES)} (default dockyard)")
     p.add_argument("-v", "--version", action="store_true", help="print the version and exit")
     return p
 
@@ -160,6 +165,10 @@ def _build(values: dict[str, Any], config_file: Path | None) -> Config:
         raise InvalidArgument(
             f"unknown storage driver {driver!r}: want one of {', '.join(STORAGE_DRIVERS)}"
         )
+    runtime = values["default_runtime"] or "dockyard"
+    if runtime not in RUNTIMES:
+        raise InvalidArgument(f"default runtime {runtime!r} is not a known runtime: want one of "
+                              f"{', '.join(RUNTIMES)}")
     return Config(
         hosts=tuple(parse_host(h) for h in (values["hosts"] or [DEFAULT_HOST])),
         data_root=Path(values["data_root"] or DEFAULT_DATA_ROOT).absolute(),
@@ -172,6 +181,7 @@ def _build(values: dict[str, Any], config_file: Path | None) -> Config:
                                   values["insecure_registries"] or ()),
         registry_mirrors=tuple(m.rstrip("/") for m in values["registry_mirrors"] or ()
                                if mirror_endpoint(m)),
+        default_runtime=runtime,
     )
 
 

@@ -21,7 +21,9 @@ from dockyard.daemon.config import Config, load, parser
 from dockyard.errors import Conflict, DockyardError
 
 if TYPE_CHECKING:
+    from dockyard.services import Services
     from dockyard.store import DataRoot
+    from dockyard.sys import Syscalls
 
 log = logging.getLogger("dockyard.daemon")
 
@@ -79,23 +81,34 @@ class Daemon:
         for path in config.hosts:
             refuse_live(path)  # fail before touching the data root
         config.exec_root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        root = DataRoot(config.data_root, LinuxSyscalls(), snapshotter=config.storage_driver)
+        syscalls = LinuxSyscalls()
+        root = DataRoot(config.data_root, syscalls, snapshotter=config.storage_driver)
         try:
             root.lock()
             root.recover()
             write_pidfile(config.pidfile)
             try:
-                await self._serve(root)
+                await self._serve(root, syscalls)
             finally:
                 remove_pidfile(config.pidfile)
         finally:
             root.close()
 
-    async def _serve(self, root: DataRoot) -> None:
-        from dockyard.api.server import Server, bind_unix
-        from dockyard.daemon.wiring import build_router, build_services, default_headers
+    async def _serve(self, root: DataRoot, syscalls: Syscalls) -> None:
+        from dockyard.daemon.wiring import build_services
 
-        services = build_services(self.config, root)
+        services = build_services(self.config, root, syscalls)
+        try:
+            await services.containers.recover()
+            await self._listen(services)
+        finally:
+            await services.containers.close()
+            await services.containers.spawner.close()
+
+    async def _listen(self, services: Services) -> None:
+        from dockyard.api.server import Server, bind_unix
+        from dockyard.daemon.wiring import build_router, default_headers
+
         server = Server(build_router(services).dispatch, default_headers(services.system.build))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -108,7 +121,7 @@ class Daemon:
                 await server.listen(sock)
                 log.info("API listening on %s", path)
             log.info("daemon has completed initialization (data root %s, snapshotter %s)",
-                     self.config.data_root, root.snapshotter_name)
+                     self.config.data_root, services.images.root.snapshotter_name)
             await stop.wait()
             log.info("processing signal, shutting down")
         finally:

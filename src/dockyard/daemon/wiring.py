@@ -14,28 +14,36 @@ from contextlib import suppress
 from pathlib import Path
 
 import dockyard
+from dockyard.api.handlers import containers as container_handlers
+from dockyard.api.handlers import exec as exec_handlers
 from dockyard.api.handlers import image_archive as image_archive_handlers
 from dockyard.api.handlers import image_distribution as distribution_handlers
 from dockyard.api.handlers import images as image_handlers
 from dockyard.api.handlers import system as system_handlers
 from dockyard.api.handlers import volumes as volume_handlers
 from dockyard.api.router import Route, Router
-from dockyard.daemon.config import Config
+from dockyard.containers import monitor
+from dockyard.containers.spawnclient import SpawnerClient, runtime_binaries
+from dockyard.daemon.config import RUNTIMES, Config
+from dockyard.errors import NotFound
 from dockyard.registry.endpoints import RegistrySettings
 from dockyard.services import Services
+from dockyard.services.container_exec import ExecService
+from dockyard.services.container_io import ContainerIO
+from dockyard.services.containers import ContainerService
 from dockyard.services.image_archive import ImageArchiveService
 from dockyard.services.image_distribution import DistributionService
 from dockyard.services.images import ImageService
 from dockyard.services.system import Build, Settings, SystemService
 from dockyard.services.volumes import VolumeService
 from dockyard.store import DataRoot
-from dockyard.sys import real
+from dockyard.sys import Syscalls, real
 from dockyard.volumes import VolumeStore
 
 ENGINE_ID_FILE = "engine-id"
 
 
-def build_services(config: Config, root: DataRoot) -> Services:
+def build_services(config: Config, root: DataRoot, syscalls: Syscalls) -> Services:
     settings = Settings(
         engine_id=engine_id(config.data_root),
         data_root=config.data_root,
@@ -46,13 +54,35 @@ def build_services(config: Config, root: DataRoot) -> Services:
     images = ImageService(root)
     registries = RegistrySettings(config.insecure_registries, config.registry_mirrors)
     volumes = VolumeService(VolumeStore(config.data_root / "volumes", real()))
+    containers = build_containers(config, root, images, syscalls)
     return Services(
         system=SystemService(build_facts(), settings, images, volumes=volumes),
         images=images,
         image_archives=ImageArchiveService(root, images),
         distribution=DistributionService(root, images, registries),
+        containers=containers,
+        container_io=ContainerIO(containers),
+        execs=ExecService(containers),
         volumes=volumes,
     )
+
+
+def build_containers(config: Config, root: DataRoot, images: ImageService,
+                     syscalls: Syscalls) -> ContainerService:
+    """The container service, its spawner (started now: it warms up meanwhile), and its
+    links into the image service (containers keep their images and snapshots)."""
+    binaries = runtime_binaries([name for name in RUNTIMES if name != "dockyard"])
+    if config.default_runtime != "dockyard" and config.default_runtime not in binaries:
+        raise NotFound(f"default runtime {config.default_runtime} is not installed")
+    spawner = SpawnerClient(config.exec_root, monitor.binary(), binaries,
+                            debug=bool(os.environ.get("DOCKYARD_SPAWNER_DEBUG")))
+    spawner.launch()
+    containers = ContainerService(
+        root, images, config.exec_root, spawner, syscalls,
+        default_runtime=config.default_runtime, runtimes=("dockyard", *binaries))
+    images.containers = containers
+    images._gc_roots = containers.gc_roots
+    return containers
 
 
 def build_router(services: Services) -> Router:
@@ -62,6 +92,8 @@ def build_router(services: Services) -> Router:
     routes += distribution_handlers.routes(services)
     routes += image_archive_handlers.routes(services)
     routes += volume_handlers.routes(services)
+    routes += container_handlers.routes(services)
+    routes += exec_handlers.routes(services)
     return Router(routes)
 
 

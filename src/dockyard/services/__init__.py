@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported for annotations only: the package imports no service eagerly
+    from dockyard.services.container_exec import ExecService
+    from dockyard.services.container_io import ContainerIO
+    from dockyard.services.containers import ContainerService
     from dockyard.services.image_archive import ImageArchiveService
     from dockyard.services.image_distribution import DistributionService
     from dockyard.services.images import ImageService
@@ -23,4 +26,7 @@ class Services:
     images: ImageService
     image_archives: ImageArchiveService
     distribution: DistributionService
+    containers: ContainerService
+    container_io: ContainerIO
+    execs: ExecService
     volumes: VolumeService
