@@ -22,6 +22,8 @@ the 2-vCPU VM (median of 200, see tests/integration/network/test_attach_timing.p
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import socket
@@ -31,7 +33,7 @@ from typing import TypeVar
 
 from dockyard.errors import NotFound, SystemCallError
 from dockyard.network.netlink import Rtnl, new_socket
-from dockyard.sys import CLONE_NEWNET, Syscalls
+from dockyard.sys import CLONE_NEWNET, MNT_DETACH, MS_BIND, Syscalls
 
 log = logging.getLogger(__name__)
 
@@ -48,24 +50,33 @@ def open_netns(path: str) -> int:
         raise SystemCallError("open", exc.errno or 0, f"network namespace {path}") from exc
 
 
-def run_in(netns_fd: int, job: Callable[[], T], syscalls: Syscalls) -> T:
-    """``job()`` run in a fresh thread that first joins the namespace ``netns_fd``."""
+def in_thread(job: Callable[[], T]) -> T:
+    """``job()`` run in a fresh thread (whose namespaces it may change), its result or error."""
     result: list[T] = []
     failure: list[BaseException] = []
 
-    def enter() -> None:
+    def run() -> None:
         try:
-            syscalls.setns(netns_fd, CLONE_NEWNET)
             result.append(job())
         except BaseException as exc:  # handed to the calling thread
             failure.append(exc)
 
-    thread = threading.Thread(target=enter, name="dockyard-netns", daemon=True)
+    thread = threading.Thread(target=run, name="dockyard-netns", daemon=True)
     thread.start()
     thread.join()
     if failure:
         raise failure[0]
     return result[0]
+
+
+def run_in(netns_fd: int, job: Callable[[], T], syscalls: Syscalls) -> T:
+    """``job()`` run in a fresh thread that first joins the namespace ``netns_fd``."""
+
+    def entered() -> T:
+        syscalls.setns(netns_fd, CLONE_NEWNET)
+        return job()
+
+    return in_thread(entered)
 
 
 def socket_in(netns_fd: int, syscalls: Syscalls) -> socket.socket:
@@ -76,3 +87,44 @@ def socket_in(netns_fd: int, syscalls: Syscalls) -> socket.socket:
 def rtnl_in(netns_fd: int, syscalls: Syscalls, where: str) -> Rtnl:
     """An :class:`Rtnl` acting in the namespace ``netns_fd`` (``where`` names it in errors)."""
     return Rtnl(socket_in(netns_fd, syscalls), where)
+
+
+def create(path: str, syscalls: Syscalls) -> None:
+    """A new network namespace pinned by a bind mount at ``path`` (``ip netns add``'s way).
+
+    A thread of its own unshares CLONE_NEWNET (about 0.4 ms in the kernel) and binds its
+    ``/proc/thread-self/ns/net`` onto ``path``, so the runtime can be handed the path
+    (``linux.namespaces[].path``) and the network set up before the container's process exists.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
+    except OSError as exc:
+        raise SystemCallError("open", exc.errno or 0, f"network namespace {path}") from exc
+    os.close(fd)
+
+    def pin() -> None:
+        syscalls.unshare(CLONE_NEWNET)
+        syscalls.mount("/proc/thread-self/ns/net", path, "none", MS_BIND)
+
+    try:
+        in_thread(pin)
+    except BaseException:
+        os.unlink(path)
+        raise
+
+
+def remove(path: str, syscalls: Syscalls) -> None:
+    """Unpin and delete a namespace made by :func:`create`; a missing one is no error.
+
+    The kernel dismantles the namespace, and the veths in it, once nothing holds it any more:
+    asynchronously, without the 16-18 ms an explicit veth deletion costs.
+    """
+    if not os.path.exists(path):
+        return
+    try:
+        syscalls.umount(path, MNT_DETACH)
+    except SystemCallError as exc:
+        if exc.errno != errno.EINVAL:  # not a mount point: a half-made namespace file
+            raise
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from dockyard.errors import AlreadyExists, NotFound
+from dockyard.network import netns as pinned
+from dockyard.network.manager import Networks
 from dockyard.network.netlink import Rtnl
 from dockyard.network.netns import open_netns, rtnl_in, run_in
 from dockyard.sys.linux import LinuxSyscalls
@@ -79,3 +83,33 @@ def test_run_in_leaves_the_calling_thread_where_it_was(netns: Callable[[], str])
 def test_a_missing_namespace_is_not_found() -> None:
     with pytest.raises(NotFound):
         open_netns("/run/netns/dyt-missing")
+
+
+def test_create_and_remove_a_pinned_namespace(tmp_path: Path, networks: Networks) -> None:
+    path = str(tmp_path / "ns")
+    syscalls = LinuxSyscalls()
+    pinned.create(path, syscalls)
+    try:
+        assert os.stat(path).st_ino != os.stat("/proc/self/ns/net").st_ino
+        assert f" {path} " in Path("/proc/self/mountinfo").read_text()
+        endpoint = networks.attach("c" * 64, path)
+        fd = open_netns(path)
+        try:
+            with rtnl_in(fd, syscalls, path) as inside:
+                assert inside.link("eth0").up and inside.link("lo").up
+        finally:
+            os.close(fd)
+    finally:
+        pinned.remove(path, syscalls)
+    assert not os.path.exists(path)
+    assert f" {path} " not in Path("/proc/self/mountinfo").read_text()
+    networks.release("c" * 64)
+    deadline = time.monotonic() + 5  # the kernel removes the veth with the namespace
+    while time.monotonic() < deadline:
+        with Rtnl.open() as host:
+            if endpoint.host_ifname not in {link.name for link in host.links()}:
+                break
+        time.sleep(0.02)
+    with Rtnl.open() as host:
+        assert endpoint.host_ifname not in {link.name for link in host.links()}
+    pinned.remove(path, syscalls)  # twice: no error
