@@ -11,9 +11,10 @@ Where it listens: on the network's gateway address, port 53, in the host's names
 container's resolv.conf names the gateway. Docker listens on 127.0.0.11 inside each container's
 namespace, which costs two sockets and DNAT rules per container; a listener per network costs
 nothing per container, and the address it was reached on says which network's names to
-answer. (A container on several user networks asks the resolver of its first one, so it
-resolves names of that network only.) The gateway answers only from the bridge: its address
-is not routed anywhere else, and :mod:`dockyard.network.firewall` does not forward to it.
+answer. A container on several user networks asks the resolver of its first one, which also
+answers it the names of its other networks (it knows the asker by its source address). The
+gateway answers only from the bridge: its address is not routed anywhere else, and
+:mod:`dockyard.network.firewall` does not forward to it.
 
 All servers share one event loop in a thread of their own (:class:`DnsHub`), so the daemon's
 request loop and its worker threads only swap record tables, which is atomic.
@@ -60,18 +61,21 @@ def resolv_conf_nameservers(path: Path = Path("/etc/resolv.conf")) -> list[Upstr
 
 @dataclass(frozen=True, slots=True)
 class Zone:
-    """One network's names: name -> addresses, and address -> name for PTR."""
+    """One network's names: name -> addresses, address -> name for PTR, and for each
+    container address the other networks whose names that container also resolves."""
 
     names: Mapping[str, tuple[ipaddress.IPv4Address, ...]] = field(default_factory=dict)
     reverse: Mapping[str, str] = field(default_factory=dict)
+    peers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, records: Mapping[str, Sequence[ipaddress.IPv4Address]],
-           ptr: Mapping[ipaddress.IPv4Address, str] | None = None) -> Zone:
-        """Names (case-insensitive) and, for PTR, each address's one name."""
+           ptr: Mapping[ipaddress.IPv4Address, str] | None = None,
+           peers: Mapping[ipaddress.IPv4Address, Sequence[str]] | None = None) -> Zone:
+        """Names (case-insensitive), each address's PTR name, other networks by address."""
         names = {k.lower().rstrip("."): tuple(v) for k, v in records.items() if v}
         reverse = {dnsmsg.reverse_name(ip): name.lower() for ip, name in (ptr or {}).items()}
-        return cls(names, reverse)
+        return cls(names, reverse, {str(ip): tuple(keys) for ip, keys in (peers or {}).items()})
 
 
 class _Server:
@@ -112,35 +116,38 @@ class _Server:
             self._tcp.close()
             await self._tcp.wait_closed()
 
-    def local(self, data: bytes) -> bytes | None:
-        """The reply when the question is about this network's names, else None."""
+    def local(self, data: bytes, peer: str) -> bytes | None:
+        """The reply when the question is about names the asking container resolves: this
+        network's, then those of its other networks; None otherwise."""
         try:
             q = dnsmsg.parse_question(data)
         except dnsmsg.BadMessage:
             return None
         if q.opcode != dnsmsg.OPCODE_QUERY or q.klass != dnsmsg.CLASS_IN:
             return None
-        zone = self.zone
-        if q.type == dnsmsg.TYPE_PTR and q.name in zone.reverse:
-            return dnsmsg.answer_ptr(data, q, zone.reverse[q.name])
-        addresses = zone.names.get(q.name)
-        if addresses is None:
-            return None
-        wanted = addresses if q.type in (dnsmsg.TYPE_A, dnsmsg.TYPE_ANY) else ()
-        return dnsmsg.answer_a(data, q, wanted)
+        zones = [self.zone, *(self.hub.zone(key) for key in self.zone.peers.get(peer, ()))]
+        for zone in zones:
+            if q.type == dnsmsg.TYPE_PTR and q.name in zone.reverse:
+                return dnsmsg.answer_ptr(data, q, zone.reverse[q.name])
+            addresses = zone.names.get(q.name)
+            if addresses is not None:
+                wanted = addresses if q.type in (dnsmsg.TYPE_A, dnsmsg.TYPE_ANY) else ()
+                return dnsmsg.answer_a(data, q, wanted)
+        return None
 
-    async def answer(self, data: bytes, tcp: bool) -> bytes | None:
-        reply = self.local(data)
+    async def answer(self, data: bytes, peer: str, tcp: bool) -> bytes | None:
+        reply = self.local(data, peer)
         if reply is not None:
             return reply
         return await self.hub.forward(data, tcp)
 
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = str((writer.get_extra_info("peername") or ("",))[0])
         try:
             while True:
                 size = struct.unpack("!H", await reader.readexactly(2))[0]
                 data = await reader.readexactly(size)
-                reply = await self.answer(data, True)
+                reply = await self.answer(data, peer, True)
                 if reply is None:
                     break
                 writer.write(struct.pack("!H", len(reply)) + reply)
@@ -161,7 +168,7 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        reply = self.server.local(data)
+        reply = self.server.local(data, addr[0])
         if reply is not None:
             if self.transport is not None:
                 self.transport.sendto(reply, addr)
@@ -201,12 +208,21 @@ class DnsHub:
         log.debug("dns for %s on %s:%d", key, address, server.port)
         return server.port
 
-    def set_records(self, key: str, records: Mapping[str, Sequence[ipaddress.IPv4Address]],
-                    ptr: Mapping[ipaddress.IPv4Address, str] | None = None) -> None:
-        """Replace the names network ``key`` answers (``ptr``: the name of each address)."""
+    def set_records(
+        self, key: str, records: Mapping[str, Sequence[ipaddress.IPv4Address]],
+        ptr: Mapping[ipaddress.IPv4Address, str] | None = None,
+        peers: Mapping[ipaddress.IPv4Address, Sequence[str]] | None = None,
+    ) -> None:
+        """Replace the names network ``key`` answers: ``ptr`` names each address, ``peers``
+        lists, for a container address on this network, its other networks (their names are
+        answered to it too, as dockerd's resolver does for a container on several networks)."""
         server = self._servers.get(key)
         if server is not None:
-            server.zone = Zone.of(records, ptr)
+            server.zone = Zone.of(records, ptr, peers)
+
+    def zone(self, key: str) -> Zone:
+        server = self._servers.get(key)
+        return server.zone if server is not None else Zone()
 
     def stop(self, key: str) -> None:
         server = self._servers.pop(key, None)

@@ -24,7 +24,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -342,7 +342,7 @@ class Networks:
                 raise
             box = replace(box, netns=netns, endpoints=(*box.endpoints, endpoint))
             self._save(box)
-            self._refresh_dns(network.id)
+            self._refresh_dns_of(e.network_id for e in box.endpoints)
             return endpoint
 
     def _plug(self, box: Sandbox, network: Network, address: ipaddress.IPv4Address, *,
@@ -379,7 +379,7 @@ class Networks:
             rest = tuple(e for e in box.endpoints if e is not endpoint)
             box = replace(box, endpoints=rest, ports=tuple(p for p in box.ports if p not in gone))
             self._save(box)
-            self._refresh_dns(network.id)
+            self._refresh_dns_of([network.id, *(e.network_id for e in box.endpoints)])
             self._reroute(box, endpoint)
 
     def _reroute(self, box: Sandbox, removed: Endpoint) -> None:
@@ -447,8 +447,7 @@ class Networks:
                 if endpoint.network_id in self._networks:
                     self._ipam.release_owner(endpoint.network_id, container_id)
             self._save(Sandbox(container_id, box.netns))
-            for network_id in {e.network_id for e in box.endpoints}:
-                self._refresh_dns(network_id)
+            self._refresh_dns_of(e.network_id for e in box.endpoints)
 
     def loopback(self, netns: str) -> None:
         """Bring ``lo`` up in a namespace (``--network none``)."""
@@ -478,12 +477,22 @@ class Networks:
             return
         records: dict[str, list[ipaddress.IPv4Address]] = {}
         ptr: dict[ipaddress.IPv4Address, str] = {}
+        peers: dict[ipaddress.IPv4Address, list[str]] = {}
         for endpoint in self._users(network_id):
             names = {endpoint.name, *endpoint.aliases, endpoint.container_id[:12]} - {""}
             for name in names:
                 records.setdefault(name.lower(), []).append(endpoint.ip)
             ptr[endpoint.ip] = f"{endpoint.name or endpoint.container_id[:12]}.{network.name}"
-        self._dns.set_records(network_id, records, ptr)
+            box = self._boxes.get(endpoint.container_id)
+            others = [e.network_id for e in box.endpoints if e.network_id != network_id] \
+                if box else []
+            if others:
+                peers[endpoint.ip] = others
+        self._dns.set_records(network_id, records, ptr, peers)
+
+    def _refresh_dns_of(self, network_ids: Iterable[str]) -> None:
+        for network_id in set(network_ids):
+            self._refresh_dns(network_id)
 
     # -- after a crash -----------------------------------------------------------------------
 

@@ -136,6 +136,13 @@ def test_names_aliases_and_forwarding(managers: ManagerFactory, netns: Callable[
     assert "Address: 198.18.0.99" in lookup("example.test")
     assert "NXDOMAIN" in lookup("missing.test")
     assert "name = web.front" in lookup(str(ea.ip))
+    # a container on "front" and "back" asks front's resolver for names on "back" too
+    back = networks.create("back")
+    networks.attach(container_id(2), f"/run/netns/{b}", "back")
+    other = networks.attach(container_id(3), f"/run/netns/{netns()}", "back", name="cache")
+    assert f"Address: {other.ip}" in lookup("cache")
+    assert "name = cache.back" in lookup(str(other.ip))
+    assert str(back.pool.gateway) != gateway
     networks.release(container_id(1))
     assert "Address: 198.18.0.99" in lookup("web")  # not ours any more: forwarded
 

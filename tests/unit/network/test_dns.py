@@ -66,9 +66,9 @@ def test_resolv_conf(tmp_path: Path) -> None:
 
 def test_zone() -> None:
     zone = Zone.of({"web": [A("10.0.0.2")], "Project-Web-1": [A("10.0.0.2")], "gone": []},
-                   {A("10.0.0.2"): "Project-Web-1"})
-    assert zone.names == {"web": (A("10.0.0.2"),), "project-web-1": (A("10.0.0.2"),)}
-    assert zone.reverse == {"2.0.0.10.in-addr.arpa": "project-web-1"}
+                   {A("10.0.0.2"): "Project-Web-1"}, {A("10.0.0.2"): ["back"]})
+    assert zone == Zone({"web": (A("10.0.0.2"),), "project-web-1": (A("10.0.0.2"),)},
+                        {"2.0.0.10.in-addr.arpa": "project-web-1"}, {"10.0.0.2": ("back",)})
 
 
 class StubResolver:
@@ -191,6 +191,19 @@ def test_servers_are_per_network_and_stop(hub: DnsHub, stub: StubResolver) -> No
     hub.stop("net1")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", one))  # the port is free again
+
+
+def test_a_container_on_two_networks_resolves_both(hub: DnsHub, stub: StubResolver) -> None:
+    front = hub.serve("front", "127.0.0.1", 0)
+    hub.serve("back", "127.0.0.1", 0)
+    hub.set_records("back", {"db": [A("10.90.1.2")]})
+    hub.set_records("front", {"web": [A("10.90.0.2")]})
+    assert dnsmsg.parse_a_answers(ask_udp(front, "db")) == [StubResolver.ANSWER]
+    # the asker (127.0.0.1 here) is a container that is on "back" too
+    hub.set_records("front", {"web": [A("10.90.0.2")]}, peers={A("127.0.0.1"): ["back"]})
+    assert dnsmsg.parse_a_answers(ask_udp(front, "db")) == [A("10.90.1.2")]
+    assert dnsmsg.parse_a_answers(ask_tcp(front, "db")) == [A("10.90.1.2")]
+    assert dnsmsg.parse_a_answers(ask_udp(front, "web")) == [A("10.90.0.2")]
 
 
 def test_no_upstream_answers_servfail() -> None:
