@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench.registries import REGISTRY
@@ -87,12 +87,29 @@ def _docker_registry(ctx: Context) -> Availability:
     return Availability("docker-registry", out.split()[-1] if out else "unknown version")
 
 
+def _oci_runtime(engine: str) -> Callable[[Context], Availability]:
+    """runc or crun: the first line of `--version` ("runc version 1.1.5+ds1")."""
+
+    def available(ctx: Context) -> Availability:
+        path = shutil.which(engine)
+        if path is None:
+            return Availability(engine, reason=f"no {engine}; {SETUP_HINT}")
+        ok, out = _output([path, "--version"], ctx)
+        if not ok:
+            return Availability(engine, reason=f"{engine} does not work: {out}")
+        return Availability(engine, out.splitlines()[0] if out else "unknown version")
+
+    return available
+
+
 def probe(engine: str, ctx: Context) -> Availability:
     probes = {
         "dockyard": _dockyard,
         "docker": _docker,
         "podman": _podman,
         "docker-registry": _docker_registry,
+        "runc": _oci_runtime("runc"),
+        "crun": _oci_runtime("crun"),
     }
     if engine not in probes:
         return Availability(engine, reason=f"unknown engine {engine!r}")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar, cast
 
 # dockyard and the peers it is compared with; a row names those it compares
-ENGINES = ("dockyard", "docker", "podman", "docker-registry")
+ENGINES = ("dockyard", "docker", "podman", "docker-registry", "runc", "crun")
 
 T = TypeVar("T")
 
