@@ -171,12 +171,22 @@ def _cap(name: str) -> str:
 
 
 def _known_caps() -> tuple[str, ...]:
+    """Every capability this kernel has and this daemon may grant (its bounding set: a
+    sandboxed daemon may lack some, and asking for them would fail the container)."""
     try:
         with open("/proc/sys/kernel/cap_last_cap") as handle:
             last = int(handle.read())
     except (OSError, ValueError):
         last = len(ALL_CAPS) - 1
-    return ALL_CAPS[: last + 1]
+    bounding = (1 << (last + 1)) - 1
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("CapBnd:"):
+                    bounding = int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return tuple(cap for bit, cap in enumerate(ALL_CAPS[: last + 1]) if bounding >> bit & 1)
 
 
 def mounts(host: HostConfig, paths: Paths) -> list[dict[str, Any]]:

@@ -6,7 +6,8 @@ compiles what it can (:meth:`Runtime.warm_up`), then serves requests on the sock
 as fd N, one JSON object per line each way::
 
     daemon -> {"op": "start", "id", "bundle", "runtime", "socket", "work", "exit_file",
-               "tty", "stdin", "stdin_once", "hold", "log", "netns", "oom_file"}
+               "tty", "stdin", "stdin_once", "hold", "log", "netns", "oom_file",
+               "seccomp_key"}
     daemon <- {"pid": 4242}  or  {"error": {"kind": "InvalidArgument", "message": "..."}}
     daemon -> {"op": "exec", "id", "runtime", "process": {OCI process}, "socket", "work",
                "exit_file", "tty", "stdin", "stdin_once", "hold"}
@@ -64,14 +65,18 @@ class Spawner:
             root = os.path.join(exec_root, RUNTIME_ROOTS.get(name, name))
             self.launchers[name] = CommandLauncher(binary, root)
         self.host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        self.prepared: set[str] = set()  # seccomp profiles compiled already (by their key)
 
     def handle(self, request: Mapping[str, Any]) -> dict[str, Any]:
         op = request.get("op")
         try:
             if op in ("start", "exec"):
                 launcher = self._launcher(request)
-                if op == "start" and isinstance(launcher, LibraryLauncher):
+                key = str(request.get("seccomp_key") or "")
+                if op == "start" and isinstance(launcher, LibraryLauncher) and \
+                        (not key or key not in self.prepared):
                     launcher.prepare(str(request["bundle"]))
+                    self.prepared.add(key)
                 return self.spawn(Plan.from_request(request), launcher)
             if op == "delete":
                 self._launcher(request).delete(str(request["id"]), bool(request.get("force")))

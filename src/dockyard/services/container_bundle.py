@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dockyard.containers import etcfiles, netns, ocispec
@@ -35,6 +36,8 @@ class Bundle:
     directory: Path
     rootfs: Path
     netns: str            # the pinned namespace to create, "" for host networking
+    seccomp_key: str = "" # names the seccomp profile of config.json (the spawner compiles
+                          # each profile once)
 
 
 class Bundles:
@@ -92,7 +95,8 @@ class Bundles:
         except BaseException:
             self.cleanup(container)
             raise
-        return bundle
+        seccomp = json.dumps(spec["linux"].get("seccomp"), sort_keys=True).encode()
+        return replace(bundle, seccomp_key=hashlib.sha256(seccomp).hexdigest())
 
     def user(self, container: Container, bundle: Bundle | None = None,
              user: str | None = None) -> ExecUser:

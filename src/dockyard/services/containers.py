@@ -52,7 +52,7 @@ from dockyard.errors import (
 )
 from dockyard.gc import Roots
 from dockyard.oci.digest import Digest
-from dockyard.services.container_bundle import Bundles
+from dockyard.services.container_bundle import Bundle, Bundles
 from dockyard.services.container_create import Creator, Request
 from dockyard.services.container_waits import Live, PendingAttach, WaitResult
 from dockyard.services.images import ImageService, ImageUser
@@ -201,7 +201,7 @@ class ContainerService:
             raise
         attachers, live.pending = live.pending, []
         try:
-            reply = await self.spawner.request(self._start_request(container, bundle.netns,
+            reply = await self.spawner.request(self._start_request(container, bundle,
                                                                    hold=bool(attachers)))
         except DockyardError as exc:
             await asyncio.to_thread(self.bundles.cleanup, container)
@@ -223,7 +223,8 @@ class ContainerService:
             await self._connect_attachers(container.id, attachers)
         self._emit("start", container)
 
-    def _start_request(self, container: Container, netns: str, *, hold: bool) -> dict[str, Any]:
+    def _start_request(self, container: Container, bundle: Bundle, *, hold: bool) -> \
+            dict[str, Any]:
         directory = self.sockets.dir(container.id)
         host, config = container.host, container.config
         log_config = None
@@ -236,8 +237,8 @@ class ContainerService:
             "runtime": host.runtime, "socket": str(directory / "monitor.sock"),
             "work": str(directory), "exit_file": str(directory / "exit"),
             "tty": config.tty, "stdin": config.open_stdin, "stdin_once": config.stdin_once,
-            "hold": hold, "log": log_config, "netns": netns,
-            "oom_file": self._oom_file(container),
+            "hold": hold, "log": log_config, "netns": bundle.netns,
+            "oom_file": self._oom_file(container), "seccomp_key": bundle.seccomp_key,
         }
 
     def _oom_file(self, container: Container) -> str:
@@ -299,13 +300,13 @@ class ContainerService:
                                          oom_killed=status.oom_killed,
                                          finished_at=format_time(status.finished_ns))
         self._containers[container_id] = container
-        await asyncio.to_thread(self.store.save, container)
-        try:
-            await self.spawner.request({"op": "delete", "id": container_id,
-                                        "runtime": container.host.runtime, "force": True})
-        except DockyardError as exc:
-            log.warning("deleting the runtime state of %s: %s", container_id[:12], exc)
-        await asyncio.to_thread(self.bundles.cleanup, container)
+        # the runtime's state, the mounts and the record are independent: all at once (an
+        # AutoRemove container's record is removed next, so it is not written first)
+        steps = [self._delete_runtime_state(container),
+                 asyncio.to_thread(self.bundles.cleanup, container)]
+        if not container.host.auto_remove:
+            steps.append(asyncio.to_thread(self.store.save, container))
+        await asyncio.gather(*steps)
         live.watcher = None
         live.stopped.set()
         if status.oom_killed:
@@ -316,6 +317,13 @@ class ContainerService:
             await callback(container)
         if container.host.auto_remove:
             await self._remove(container, live)
+
+    async def _delete_runtime_state(self, container: Container) -> None:
+        try:
+            await self.spawner.request({"op": "delete", "id": container.id,
+                                        "runtime": container.host.runtime, "force": True})
+        except DockyardError as exc:
+            log.warning("deleting the runtime state of %s: %s", container.id[:12], exc)
 
     # -- signals, stop, wait -------------------------------------------------------------------
 
