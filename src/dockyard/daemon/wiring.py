@@ -14,6 +14,7 @@ from contextlib import suppress
 from pathlib import Path
 
 import dockyard
+from dockyard.api.handlers import build as build_handlers
 from dockyard.api.handlers import containers as container_handlers
 from dockyard.api.handlers import exec as exec_handlers
 from dockyard.api.handlers import image_archive as image_archive_handlers
@@ -26,13 +27,18 @@ from dockyard.containers import monitor
 from dockyard.containers.spawnclient import SpawnerClient, runtime_binaries
 from dockyard.daemon.config import RUNTIMES, Config
 from dockyard.errors import NotFound
+from dockyard.gc import Roots
+from dockyard.oci.platform import Platform
+from dockyard.registry.auth import Credentials
 from dockyard.registry.endpoints import RegistrySettings
 from dockyard.services import Services
+from dockyard.services.build import BuildService
+from dockyard.services.build_executor import RuntimeExecutor, runtime_command
 from dockyard.services.container_exec import ExecService
 from dockyard.services.container_io import ContainerIO
 from dockyard.services.containers import ContainerService
 from dockyard.services.image_archive import ImageArchiveService
-from dockyard.services.image_distribution import DistributionService
+from dockyard.services.image_distribution import DistributionService, Emit
 from dockyard.services.images import ImageService
 from dockyard.services.system import Build, Settings, SystemService
 from dockyard.services.volumes import VolumeService
@@ -55,16 +61,45 @@ def build_services(config: Config, root: DataRoot, syscalls: Syscalls) -> Servic
     registries = RegistrySettings(config.insecure_registries, config.registry_mirrors)
     volumes = VolumeService(VolumeStore(config.data_root / "volumes", real()))
     containers = build_containers(config, root, images, syscalls)
+    distribution = DistributionService(root, images, registries)
+    builds = build_builds(config, root, images, distribution, syscalls)
     return Services(
-        system=SystemService(build_facts(), settings, images, volumes=volumes),
+        system=SystemService(build_facts(), settings, images, volumes=volumes, builds=builds),
         images=images,
         image_archives=ImageArchiveService(root, images),
-        distribution=DistributionService(root, images, registries),
+        distribution=distribution,
         containers=containers,
         container_io=ContainerIO(containers),
         execs=ExecService(containers),
         volumes=volumes,
+        builds=builds,
     )
+
+
+def build_builds(config: Config, root: DataRoot, images: ImageService,
+                 distribution: DistributionService, syscalls: Syscalls) -> BuildService:
+    """The build service (FROM images pulled by the distribution service, RUN steps in
+    containers of the default runtime), recovered from a crash, its cache held by garbage
+    collection beside what containers hold."""
+    def pull(name: str, credentials: Credentials, emit: Emit, platform: Platform) -> None:
+        distribution.pull(name, "", credentials, emit, platform=str(platform))
+
+    binaries = runtime_binaries([name for name in RUNTIMES if name != "dockyard"])
+    executor = RuntimeExecutor(config.exec_root, syscalls,
+                               runtime_command(config.default_runtime, binaries))
+    executor.recover()
+    builds = BuildService(root, images, syscalls, pull=pull, executor=executor,
+                          docker_version=dockyard.__version__)
+    builds.recover()
+    held = images._gc_roots
+
+    def roots() -> Roots:
+        cache = builds.gc_roots()
+        other = held() if held is not None else Roots()
+        return Roots(other.content | cache.content, other.snapshots | cache.snapshots)
+
+    images._gc_roots = roots
+    return builds
 
 
 def build_containers(config: Config, root: DataRoot, images: ImageService,
@@ -94,6 +129,7 @@ def build_router(services: Services) -> Router:
     routes += volume_handlers.routes(services)
     routes += container_handlers.routes(services)
     routes += exec_handlers.routes(services)
+    routes += build_handlers.routes(services)
     return Router(routes)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported for annotations only: the package imports no service eagerly
+    from dockyard.services.build import BuildService
     from dockyard.services.container_exec import ExecService
     from dockyard.services.container_io import ContainerIO
     from dockyard.services.containers import ContainerService
@@ -30,3 +31,4 @@ class Services:
     container_io: ContainerIO
     execs: ExecService
     volumes: VolumeService
+    builds: BuildService

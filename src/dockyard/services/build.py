@@ -95,8 +95,11 @@ class ImageSource:
                     raise
         if self.pull is None:
             raise NotFound(f"pull access denied for {name}: this daemon cannot pull")
-        domain = parse_reference(name).domain
-        self.pull(name, self.auth.get(domain, ANONYMOUS), output.raw, platform)
+        reference = parse_reference(name)
+        if reference.digest is None:
+            reference = reference.with_default_tag()
+        self.pull(reference.familiar(), self.auth.get(reference.domain, ANONYMOUS), output.raw,
+                  platform)
         return self._local(name, platform)
 
     def _local(self, name: str, platform: Platform) -> BaseImage:
