@@ -118,6 +118,8 @@ class Builder:
         context = open_context(stream, workdir / "context")
         text, name = context.read_dockerfile(options.dockerfile)
         context.drop_ignored_build_files(name)
+        if name.startswith(".dockerfile."):  # sent by a client from stdin or outside the context
+            name = "Dockerfile"
         dockerfile = parse_dockerfile(text, name)
         platform = _platform(options.platform)
         args = BuildArgs.start(options.build_args, dockerfile.meta_args,

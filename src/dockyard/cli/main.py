@@ -51,6 +51,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "image push": ("distribution", "IMAGE_PUSH", "run_push"),
     "login": ("distribution", "LOGIN", "run_login"),
     "logout": ("distribution", "LOGOUT", "run_logout"),
+    "build": ("build", "BUILD", "run_build"),
+    "image build": ("build", "IMAGE_BUILD", "run_build"),
+    "builder build": ("build", "BUILDER_BUILD", "run_build"),
+    "builder prune": ("build", "PRUNE", "run_prune"),
     "bootstrap busybox": ("bootstrap", "BUSYBOX", "run_busybox"),
     "bootstrap debian": ("bootstrap", "DEBIAN", "run_debian"),
     "volume create": ("volumes", "CREATE", "run_create"),
@@ -63,6 +67,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "image": ("Manage images", {
+        "build": "Build an image from a Dockerfile",
         "history": "Show the history of an image",
         "import": "Import the contents from a tarball to create a filesystem image",
         "inspect": "Display detailed information on one or more images",
@@ -86,12 +91,17 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
         "prune": "Remove unused local volumes",
         "rm": "Remove one or more volumes",
     }),
+    "builder": ("Manage builds", {
+        "build": "Build an image from a Dockerfile",
+        "prune": "Remove build cache",
+    }),
     "bootstrap": ("Build base images without a registry", {
         "busybox": "Import a busybox image built from the host's busybox-static",
         "debian": "Import a Debian image built with mmdebstrap",
     }),
 }
 TOP_LEVEL = {
+    "build": "Build an image from a Dockerfile",
     "images": "List images", "import": "Import the contents from a tarball to create a "
     "filesystem image", "info": "Display system-wide information",
     "inspect": "Return low-level information on Docker objects",
