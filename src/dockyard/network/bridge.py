@@ -1,14 +1,15 @@
 """Bridge devices and the veth pairs that join containers to them.
 
 A bridge network is a Linux bridge holding the gateway address, and one veth pair per attached
-container: the host end (``dyv<hash>``) enslaved to the bridge, the peer (``eth0``...) created
-directly in the container's network namespace. An attach is two round trips on the host's
-socket-less path plus four on a socket inside the namespace::
+container: the host end (``dyv<random>``) enslaved to the bridge, the peer (``eth0``...)
+created directly in the container's network namespace. An attach is two round trips on the
+host's socket and two on a socket made inside the namespace::
 
-    host:      RTM_NEWLINK veth dyvX (master br, up, alias "dockyard <ctr> <net>")
-                           + peer eth0 (IFLA_NET_NS_FD, mac, mtu)
-    container: RTM_GETLINK eth0 -> index;  RTM_NEWADDR ip/len brd;  RTM_NEWLINK eth0 up;
-               RTM_NEWLINK lo up;  RTM_NEWROUTE default via gateway (not for --internal)
+    host:      RTM_NEWLINK veth dyvX (master br, up) + peer eth0 (IFLA_NET_NS_FD, mac, mtu)
+               RTM_NEWLINK dyvX: hairpin on, alias "dockyard <container id> <network id>"
+    container: RTM_GETLINK eth0 -> index, then one datagram of four requests, run in order:
+               RTM_NEWADDR ip/len brd;  RTM_NEWLINK eth0 up;  RTM_NEWLINK lo up;
+               RTM_NEWROUTE default via gateway (not for --internal)
 
 The bridge gets a fixed MAC (02:42 and the gateway address, dockerd's scheme) and IPv6 off.
 Per-bridge sysctls: ``forwarding=1`` (containers' traffic is routed out of the bridge, so the
@@ -31,7 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.errors import AlreadyExists, Conflict, NotFound, SystemCallError
-from dockyard.network.netlink import Route, Rtnl
+from dockyard.network.netlink import (
+    Route,
+    Rtnl,
+    address_request,
+    link_request,
+    route_request,
+)
 from dockyard.network.netns import rtnl_in
 from dockyard.sys import Syscalls
 
@@ -177,11 +184,16 @@ class Bridges:
             self._rtnl.set_port(host_ifname, hairpin=True, alias=alias)
             with rtnl_in(netns_fd, self._syscalls, where) as inside:
                 index = inside.link(ifname).index
-                inside.add_address(index, address, name=ifname)
-                inside.set_link(index, up=True, name=ifname)
-                inside.set_link(LOOPBACK_INDEX, up=True, name="lo")
+                requests = [address_request(index, address, name=ifname),
+                            link_request(index, up=True, name=ifname),
+                            link_request(LOOPBACK_INDEX, up=True, name="lo")]
                 if gateway is not None:
-                    self._default_route(inside, gateway)
+                    requests.append(route_request(DEFAULT_ROUTE, gateway=gateway))
+                for number, error in enumerate(inside.batch(requests)):
+                    if number == 3 and isinstance(error, AlreadyExists):
+                        log.debug("%s has a default route already; keeping it", where)
+                    elif error is not None:
+                        raise error
         except BaseException:
             self.detach(host_ifname)
             raise

@@ -194,3 +194,42 @@ def test_addresses_and_routes_parse() -> None:
     assert link.addresses() == [nl.Address(3, ipaddress.IPv4Address("10.1.2.3"), 24, "eth0")]
     assert link.routes() == [nl.Route(ipaddress.IPv4Network("10.1.2.0/24"), None, 3, 254, 2,
                                       253, 1)]
+
+
+def test_a_batch_is_one_datagram_with_one_outcome_per_request() -> None:
+    def handler(kind: int, flags: int, body: bytes) -> list[list[Reply]]:
+        return []
+
+    link, kernel = rtnl(handler)
+    requests = [nl.link_request(2, up=True, name="eth0"), nl.link_request(1, up=True, name="lo"),
+                nl.route_request(ipaddress.IPv4Network("0.0.0.0/0"),
+                                 gateway=ipaddress.IPv4Address("10.0.0.1"))]
+    sent: list[bytes] = []
+    kernel.send = lambda data: sent.append(data) or len(data)  # type: ignore[method-assign]
+    seq = 1
+    kernel.pending = [b"".join(
+        struct.pack("=IHHII", 16 + len(body), kind, flags, seq + i, 0) + body
+        for i, (kind, flags, body) in enumerate([_ack(), _ack(), _ack(errno.EEXIST)]))]
+    outcomes = link.batch(requests)
+    assert outcomes[:2] == [None, None]
+    assert isinstance(outcomes[2], AlreadyExists)
+    assert str(outcomes[2]) == "rtnetlink RTM_NEWROUTE route 0.0.0.0/0 via 10.0.0.1: already exists"
+    assert len(sent) == 1
+    kinds = []
+    offset = 0
+    while offset < len(sent[0]):
+        length, kind, flags, got_seq, _ = struct.unpack_from("=IHHII", sent[0], offset)
+        kinds.append((kind, flags & nl.NLM_F_ACK, got_seq))
+        offset += length
+    assert kinds == [(nl.RTM_NEWLINK, nl.NLM_F_ACK, 1), (nl.RTM_NEWLINK, nl.NLM_F_ACK, 2),
+                     (nl.RTM_NEWROUTE, nl.NLM_F_ACK, 3)]
+
+
+def test_set_port_sets_hairpin_through_slave_data_and_the_alias() -> None:
+    link, kernel = rtnl()
+    link.set_port("dyv1", hairpin=True, alias="dockyard c n")
+    body = (nl.ifinfo() + nl.attr_str(nl.IFLA_IFNAME, "dyv1")
+            + nl.attr_str(nl.IFLA_IFALIAS, "dockyard c n")
+            + nl.nested(nl.IFLA_LINKINFO, nl.attr_str(nl.IFLA_INFO_SLAVE_KIND, "bridge"),
+                        nl.nested(nl.IFLA_INFO_SLAVE_DATA, nl.attr(nl.IFLA_BRPORT_MODE, b"\1"))))
+    assert kernel.sent == [(nl.RTM_NEWLINK, nl.NLM_F_REQUEST | nl.NLM_F_ACK, body)]
