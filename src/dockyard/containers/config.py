@@ -22,6 +22,20 @@ DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
 NAME_PATTERN = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 NETWORK_MODES = ("default", "bridge", "host", "none")
+ULIMITS = ("cpu", "fsize", "data", "stack", "core", "rss", "nproc", "nofile", "memlock", "as",
+           "locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime")
+ALL_CAPS = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+)
+"""Linux's capabilities in bit order."""
 
 
 def _strings(value: Any, what: str) -> tuple[str, ...] | None:
@@ -396,6 +410,11 @@ def check_host_config(host: HostConfig, runtimes: Sequence[str], ncpu: int) -> N
     _check_network_mode(host.network_mode)
     for option in host.security_opt:
         check_security_opt(option)
+    for cap in (*host.cap_add, *host.cap_drop):
+        normalize_cap(cap)
+    for ulimit in host.ulimits:
+        if ulimit.name not in ULIMITS:
+            raise InvalidArgument(f"invalid ulimit type: {ulimit.name}")
 
 
 def _check_network_mode(mode: str) -> None:
@@ -409,6 +428,15 @@ def check_network(mode: str) -> None:
     """At start: the networks that exist until the Networks issue brings user networks."""
     if mode not in NETWORK_MODES:
         raise NotFound(f"network {mode} not found")
+
+
+def normalize_cap(name: str) -> str:
+    """``net_admin``, ``CAP_NET_ADMIN``, ``ALL``: Docker's spelling, checked."""
+    cap = name.upper()
+    cap = cap if cap == "ALL" or cap.startswith("CAP_") else "CAP_" + cap
+    if cap != "ALL" and cap not in ALL_CAPS:
+        raise InvalidArgument(f'unknown capability: "{cap}"')
+    return cap
 
 
 def check_security_opt(option: str) -> None:

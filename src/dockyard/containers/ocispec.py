@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.containers import seccomp
-from dockyard.containers.config import HostConfig, MountSpec
+from dockyard.containers.config import ALL_CAPS, HostConfig, MountSpec, normalize_cap
 from dockyard.containers.record import Container
 from dockyard.containers.users import ExecUser
 from dockyard.errors import InvalidArgument
@@ -30,17 +30,6 @@ DEFAULT_CAPS = (
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
     "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
     "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-)
-ALL_CAPS = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
-    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
 )
 MASKED_PATHS = (
     "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -148,14 +137,11 @@ def no_new_privileges(host: HostConfig) -> bool:
 def capabilities(host: HostConfig) -> list[str]:
     """Docker's ``TweakCapabilities``: the default set, CapAdd, CapDrop ("ALL" allowed)."""
     if host.privileged:
-        return list(_known_caps())
-    add = [_cap(c) for c in host.cap_add]
-    drop = [_cap(c) for c in host.cap_drop]
-    for cap in add + drop:
-        if cap != "ALL" and cap not in ALL_CAPS:
-            raise InvalidArgument(f"unknown capability: \"{cap}\"")
+        return list(grantable_caps())
+    add = [normalize_cap(c) for c in host.cap_add]
+    drop = [normalize_cap(c) for c in host.cap_drop]
     if "ALL" in add:
-        base = list(_known_caps())
+        base = list(grantable_caps())
     elif "ALL" in drop:
         base = []
     else:
@@ -165,12 +151,7 @@ def capabilities(host: HostConfig) -> list[str]:
     return base
 
 
-def _cap(name: str) -> str:
-    name = name.upper()
-    return name if name == "ALL" or name.startswith("CAP_") else "CAP_" + name
-
-
-def _known_caps() -> tuple[str, ...]:
+def grantable_caps() -> tuple[str, ...]:
     """Every capability this kernel has and this daemon may grant (its bounding set: a
     sandboxed daemon may lack some, and asking for them would fail the container)."""
     try:

@@ -147,7 +147,8 @@ class ExecService:
         user = service.bundles.user(container, user=record.user or container.config.user)
         hostname = service.bundles.hostname(container)
         base = ocispec.process(container, user, ocispec.capabilities(container.host), hostname)
-        caps = list(ocispec.ALL_CAPS) if record.privileged else base["capabilities"]["bounding"]
+        caps = list(ocispec.grantable_caps()) if record.privileged else \
+            base["capabilities"]["bounding"]
         env = ocispec.environment(container, hostname)
         merged = {item.split("=", 1)[0]: item for item in (*env, *record.env)}
         process = dict(base)
