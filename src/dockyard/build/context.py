@@ -256,7 +256,7 @@ class _Extractor:
         with tarfile.open(fileobj=counted, mode="r|*") as tar:  # type: ignore[call-overload]
             for info in tar:
                 self._entry(tar, info)
-        while counted.read(_CHUNK):  # the padding after the end of the archive
+        while counted.read(_CHUNK):  # the zero blocks after the end of the archive
             pass
         for rel, info in sorted(self.dirs.items(), reverse=True):
             path = self.target.path(rel)
@@ -335,15 +335,27 @@ def _mtime_ns(info: tarfile.TarInfo) -> int:
 
 
 class _Counting:
-    """A read-only stream wrapper that counts the bytes read (the context's size)."""
+    """A read-only stream wrapper that counts the bytes read (the context's size).
+
+    At the end of the stream it adds the zero blocks a tar ends with, when they are missing:
+    the docker CLI 28 sends a context whose Dockerfile it added (``-f`` outside the context)
+    without the last file's padding and the end-of-archive marker, and Go's tar reader, hence
+    dockerd, takes such an archive as complete."""
 
     def __init__(self, stream: BinaryIO | IO[bytes]) -> None:
         self._stream = stream
         self.count = 0
+        self._tail: bytes | None = None
 
     def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
-        self.count += len(data)
+        if self._tail is None:
+            data = self._stream.read(size)
+            if data:
+                self.count += len(data)
+                return data
+            self._tail = bytes(-self.count % 512 + 1024)
+        data = self._tail if size < 0 else self._tail[:size]
+        self._tail = self._tail[len(data):]
         return data
 
 
