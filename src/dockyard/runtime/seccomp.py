@@ -23,16 +23,18 @@ right before execve.
 from __future__ import annotations
 
 import errno
-import logging
 import struct
-from collections.abc import Mapping
-from dataclasses import dataclass
 
 from dockyard.errors import InvalidArgument, Unsupported
-from dockyard.sys import Syscalls
+from dockyard.runtime.log import debug
+from dockyard.runtime.record import Record
 from dockyard.sys import libseccomp as scmp
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from dockyard.sys import Syscalls
 
 ACTIONS: Mapping[str, int] = {
     "SCMP_ACT_KILL": scmp.ACT_KILL_THREAD,
@@ -72,24 +74,21 @@ _SCMP_ARCH_X32 = 0x4000003E
 _ALLOWING = frozenset({scmp.ACT_ALLOW, scmp.ACT_LOG})
 
 
-@dataclass(frozen=True, slots=True)
-class SeccompArg:
+class SeccompArg(Record):
     index: int
     value: int
     op: str
     value_two: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class SeccompSyscall:
+class SeccompSyscall(Record):
     names: tuple[str, ...]
     action: str
     errno_ret: int | None = None
     args: tuple[SeccompArg, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class SeccompSpec:
+class SeccompSpec(Record):
     """``linux.seccomp`` of the runtime spec."""
 
     default_action: str
@@ -104,8 +103,7 @@ class SeccompSpec:
         return bool(self.default_action or self.syscalls)
 
 
-@dataclass(frozen=True, slots=True)
-class Program:
+class Program(Record):
     """A compiled filter: BPF instructions and the seccomp(2) flags to load them with."""
 
     bpf: bytes
@@ -160,7 +158,7 @@ def _rules_for(
             raise InvalidArgument(f"{where}.names: empty syscall name")
         number = lib.syscall(name)
         if number is None:
-            log.debug("unknown seccomp syscall %r ignored", name)
+            debug(__name__, "unknown seccomp syscall %r ignored", name)
             continue
         if split:
             rules.extend(scmp.Rule(number, action, (cond,)) for cond in conditions)
@@ -295,11 +293,11 @@ class Seccomp:
             raise InvalidArgument(f"{origins[exc.index]}: {exc}") from exc
         allowing = default in _ALLOWING or default & 0xFFFF0000 == scmp.ACT_TRACE
         stub = b"" if allowing else _enosys_stub(_last_syscalls(spec, self._lib))
-        return Program(stub + bpf, flags)
+        return Program(bpf=stub + bpf, flags=flags)
 
     def load(self, program: Program) -> None:
         """Installs the filter on the calling thread (and, with TSYNC, its siblings)."""
-        log.debug("loading seccomp filter of %d instructions", program.instructions)
+        debug(__name__, "loading seccomp filter of %d instructions", program.instructions)
         self._sys.seccomp_set_filter(program.bpf, program.flags)
 
 

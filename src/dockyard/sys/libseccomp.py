@@ -11,16 +11,14 @@ compare operators 1..7, architecture tokens equal to the kernel's AUDIT_ARCH_* v
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
-import logging
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 from dockyard.errors import InvalidArgument, SystemCallError, Unsupported
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 ACT_KILL_PROCESS = 0x80000000
 ACT_KILL_THREAD = 0x00000000
@@ -37,23 +35,59 @@ _ATTR_CTL_NNP = 3
 _NR_SCMP_ERROR = -1
 
 
-@dataclass(frozen=True, slots=True)
-class ArgCompare:
+class _Value:
+    """An immutable slotted value (not a dataclass: ``dataclasses`` costs the one-shot
+    ``dockyard-runtime`` ~4 ms to import); equal by type and fields."""
+
+    __slots__: tuple[str, ...] = ()
+    __match_args__: tuple[str, ...] = ()  # the fields in order
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__match_args__)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, *self._fields()))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__match_args__)
+        return f"{type(self).__name__}({inner})"
+
+
+class ArgCompare(_Value):
     """One ``scmp_arg_cmp``: argument ``index`` compared by ``op`` with ``value`` (and mask)."""
 
+    __slots__ = ("index", "op", "value", "value_two")
+    __match_args__ = ("index", "op", "value", "value_two")
     index: int
     op: int
     value: int
-    value_two: int = 0
+    value_two: int
+
+    def __init__(self, index: int, op: int, value: int, value_two: int = 0) -> None:
+        for name, given in zip(self.__match_args__, (index, op, value, value_two), strict=True):
+            object.__setattr__(self, name, given)
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+class Rule(_Value):
     """``action`` for ``syscall`` (a native number) when every comparison holds."""
 
+    __slots__ = ("action", "conditions", "syscall")
+    __match_args__ = ("syscall", "action", "conditions")
     syscall: int
     action: int
-    conditions: tuple[ArgCompare, ...] = ()
+    conditions: tuple[ArgCompare, ...]
+
+    def __init__(self, syscall: int, action: int, conditions: tuple[ArgCompare, ...] = ()):
+        for name, given in zip(self.__match_args__, (syscall, action, conditions), strict=True):
+            object.__setattr__(self, name, given)
 
 
 class RuleRejected(InvalidArgument):
@@ -78,11 +112,16 @@ class _Version(ctypes.Structure):
 
 
 def _load() -> ctypes.CDLL:
-    name = ctypes.util.find_library("seccomp") or "libseccomp.so.2"
-    try:
-        lib = ctypes.CDLL(name, use_errno=True)
-    except OSError as exc:
-        raise Unsupported(f"libseccomp: cannot load {name}: {exc}") from exc
+    try:  # ctypes.util.find_library runs ldconfig (and costs its import): the soname first
+        lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
+    except OSError:
+        from ctypes.util import find_library
+
+        name = find_library("seccomp") or "libseccomp.so.2"
+        try:
+            lib = ctypes.CDLL(name, use_errno=True)
+        except OSError as exc:
+            raise Unsupported(f"libseccomp: cannot load {name}: {exc}") from exc
     lib.seccomp_init.restype = ctypes.c_void_p
     lib.seccomp_init.argtypes = (ctypes.c_uint32,)
     lib.seccomp_release.argtypes = (ctypes.c_void_p,)

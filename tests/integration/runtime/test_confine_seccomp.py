@@ -66,14 +66,14 @@ def test_docker_default_profile_blocks_with_the_errno_it_names() -> None:
 def test_errno_default_and_enosys_stub(architectures: tuple[str, ...], above: int) -> None:
     """As runc: the ENOSYS stub covers the listed architectures only."""
     spec = SeccompSpec(
-        "SCMP_ACT_ERRNO",
+        default_action="SCMP_ACT_ERRNO",
         architectures=architectures,
         syscalls=(
             SeccompSyscall(
-                ("getpid", "write", "exit_group", "exit", "close", "syscall", "rt_sigreturn"),
-                "SCMP_ACT_ALLOW",
+                names=("getpid", "write", "exit_group", "exit", "close", "syscall", "rt_sigreturn"),
+                action="SCMP_ACT_ALLOW",
             ),
-            SeccompSyscall(("add_key",), "SCMP_ACT_ERRNO", errno_ret=errno.EACCES),
+            SeccompSyscall(names=("add_key",), action="SCMP_ACT_ERRNO", errno_ret=errno.EACCES),
         ),
     )
     status, answers = _errnos_in_child(spec, [NR["getpid"], NR["getppid"], NR["add_key"], 1000])
@@ -83,7 +83,10 @@ def test_errno_default_and_enosys_stub(architectures: tuple[str, ...], above: in
 
 @pytest.mark.parametrize("action", ["SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP"])
 def test_kill_and_trap_end_the_process_with_sigsys(action: str) -> None:
-    spec = SeccompSpec("SCMP_ACT_ALLOW", syscalls=(SeccompSyscall(("getppid",), action),))
+    spec = SeccompSpec(
+        default_action="SCMP_ACT_ALLOW",
+        syscalls=(SeccompSyscall(names=("getppid",), action=action),),
+    )
     status, answers = _errnos_in_child(spec, [NR["getpid"], NR["getppid"], NR["getpid"]])
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGSYS
     assert answers == [0]

@@ -43,17 +43,23 @@ def allow_list(default: str = "SCMP_ACT_ERRNO", **more: object) -> SeccompSpec:
         default_action=default,
         architectures=X86,
         syscalls=(
-            SeccompSyscall(("getpid", "no_such_syscall"), "SCMP_ACT_ALLOW"),
-            SeccompSyscall(("mount",), "SCMP_ACT_ERRNO", errno_ret=errno.EACCES),
+            SeccompSyscall(names=("getpid", "no_such_syscall"), action="SCMP_ACT_ALLOW"),
+            SeccompSyscall(names=("mount",), action="SCMP_ACT_ERRNO", errno_ret=errno.EACCES),
             SeccompSyscall(
-                ("personality",),
-                "SCMP_ACT_ALLOW",
-                args=(SeccompArg(0, 8, "SCMP_CMP_EQ"), SeccompArg(0, 0, "SCMP_CMP_EQ")),
+                names=("personality",),
+                action="SCMP_ACT_ALLOW",
+                args=(
+                    SeccompArg(index=0, value=8, op="SCMP_CMP_EQ"),
+                    SeccompArg(index=0, value=0, op="SCMP_CMP_EQ"),
+                ),
             ),
             SeccompSyscall(
-                ("socket",),
-                "SCMP_ACT_ALLOW",
-                args=(SeccompArg(0, 1, "SCMP_CMP_EQ"), SeccompArg(2, 0, "SCMP_CMP_EQ")),
+                names=("socket",),
+                action="SCMP_ACT_ALLOW",
+                args=(
+                    SeccompArg(index=0, value=1, op="SCMP_CMP_EQ"),
+                    SeccompArg(index=2, value=0, op="SCMP_CMP_EQ"),
+                ),
             ),
         ),
         **more,  # type: ignore[arg-type]
@@ -92,12 +98,12 @@ def test_no_stub_when_the_default_allows() -> None:
 
 
 def test_default_errno_ret_and_kill_actions() -> None:
-    spec = SeccompSpec("SCMP_ACT_ERRNO", default_errno_ret=errno.EACCES, syscalls=(
-        SeccompSyscall(("getpid",), "SCMP_ACT_KILL"),
-        SeccompSyscall(("mount",), "SCMP_ACT_KILL_PROCESS"),
-        SeccompSyscall(("socket",), "SCMP_ACT_TRAP"),
-        SeccompSyscall(("personality",), "SCMP_ACT_LOG"),
-        SeccompSyscall(("clone3",), "SCMP_ACT_TRACE"),
+    spec = SeccompSpec(default_action="SCMP_ACT_ERRNO", default_errno_ret=errno.EACCES, syscalls=(
+        SeccompSyscall(names=("getpid",), action="SCMP_ACT_KILL"),
+        SeccompSyscall(names=("mount",), action="SCMP_ACT_KILL_PROCESS"),
+        SeccompSyscall(names=("socket",), action="SCMP_ACT_TRAP"),
+        SeccompSyscall(names=("personality",), action="SCMP_ACT_LOG"),
+        SeccompSyscall(names=("clone3",), action="SCMP_ACT_TRACE"),
     ))  # fmt: skip
     program = compile_(spec)
     assert verdict(program, "getpid") == scmp.ACT_KILL_THREAD
@@ -109,7 +115,10 @@ def test_default_errno_ret_and_kill_actions() -> None:
 
 
 def test_a_rule_equal_to_the_default_is_skipped() -> None:
-    spec = SeccompSpec("SCMP_ACT_ALLOW", syscalls=(SeccompSyscall(("getpid",), "SCMP_ACT_ALLOW"),))
+    spec = SeccompSpec(
+        default_action="SCMP_ACT_ALLOW",
+        syscalls=(SeccompSyscall(names=("getpid",), action="SCMP_ACT_ALLOW"),),
+    )
     assert verdict(compile_(spec), "getpid") == ALLOW
 
 
@@ -125,42 +134,57 @@ def test_load_passes_the_program_and_flags() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        (SeccompSpec("SCMP_ACT_BOGUS"), "linux.seccomp.defaultAction: unknown seccomp action"),
         (
-            SeccompSpec("SCMP_ACT_ALLOW", syscalls=(SeccompSyscall(("getpid",), "ALLOW"),)),
+            SeccompSpec(default_action="SCMP_ACT_BOGUS"),
+            "linux.seccomp.defaultAction: unknown seccomp action",
+        ),
+        (
+            SeccompSpec(
+                default_action="SCMP_ACT_ALLOW",
+                syscalls=(SeccompSyscall(names=("getpid",), action="ALLOW"),),
+            ),
             "linux.seccomp.syscalls[0].action: unknown seccomp action 'ALLOW'",
         ),
         (
             SeccompSpec(
-                "SCMP_ACT_ALLOW",
+                default_action="SCMP_ACT_ALLOW",
                 syscalls=(
-                    SeccompSyscall(("getpid",), "SCMP_ACT_ERRNO"),
-                    SeccompSyscall(("mount",), "SCMP_ACT_ERRNO", args=(SeccompArg(0, 1, "EQ"),)),
+                    SeccompSyscall(names=("getpid",), action="SCMP_ACT_ERRNO"),
+                    SeccompSyscall(
+                        names=("mount",),
+                        action="SCMP_ACT_ERRNO",
+                        args=(SeccompArg(index=0, value=1, op="EQ"),),
+                    ),
                 ),
             ),
             "linux.seccomp.syscalls[1].args[0].op: unknown seccomp operator 'EQ'",
         ),
         (
             SeccompSpec(
-                "SCMP_ACT_ALLOW",
+                default_action="SCMP_ACT_ALLOW",
                 syscalls=(
                     SeccompSyscall(
-                        ("mount",), "SCMP_ACT_ERRNO", args=(SeccompArg(6, 1, "SCMP_CMP_EQ"),)
+                        names=("mount",),
+                        action="SCMP_ACT_ERRNO",
+                        args=(SeccompArg(index=6, value=1, op="SCMP_CMP_EQ"),),
                     ),
                 ),
             ),
             "linux.seccomp.syscalls[0].args[0].index: 6 is not 0..5",
         ),
         (
-            SeccompSpec("SCMP_ACT_ALLOW", architectures=("SCMP_ARCH_VAX",)),
+            SeccompSpec(default_action="SCMP_ACT_ALLOW", architectures=("SCMP_ARCH_VAX",)),
             "linux.seccomp.architectures[0]: unknown architecture 'SCMP_ARCH_VAX'",
         ),
         (
-            SeccompSpec("SCMP_ACT_ALLOW", flags=("SECCOMP_FILTER_FLAG_FOO",)),
+            SeccompSpec(default_action="SCMP_ACT_ALLOW", flags=("SECCOMP_FILTER_FLAG_FOO",)),
             "linux.seccomp.flags[0]: unknown flag",
         ),
         (
-            SeccompSpec("SCMP_ACT_ALLOW", syscalls=(SeccompSyscall(("",), "SCMP_ACT_ERRNO"),)),
+            SeccompSpec(
+                default_action="SCMP_ACT_ALLOW",
+                syscalls=(SeccompSyscall(names=("",), action="SCMP_ACT_ERRNO"),),
+            ),
             "linux.seccomp.syscalls[0].names: empty syscall name",
         ),
     ],
@@ -171,7 +195,10 @@ def test_a_bad_rule_is_an_error_naming_it(spec: SeccompSpec, message: str) -> No
 
 
 def test_notify_is_unsupported() -> None:
-    spec = SeccompSpec("SCMP_ACT_ALLOW", syscalls=(SeccompSyscall(("mount",), "SCMP_ACT_NOTIFY"),))
+    spec = SeccompSpec(
+        default_action="SCMP_ACT_ALLOW",
+        syscalls=(SeccompSyscall(names=("mount",), action="SCMP_ACT_NOTIFY"),),
+    )
     with pytest.raises(Unsupported, match=r"syscalls\[0\].action"):
         compile_(spec)
 
@@ -192,7 +219,9 @@ def test_parse_spec_reads_the_oci_object_and_names_bad_fields() -> None:
         architectures=("SCMP_ARCH_X86_64",),
         syscalls=(
             SeccompSyscall(
-                ("personality",), "SCMP_ACT_ALLOW", args=(SeccompArg(0, 8, "SCMP_CMP_EQ"),)
+                names=("personality",),
+                action="SCMP_ACT_ALLOW",
+                args=(SeccompArg(index=0, value=8, op="SCMP_CMP_EQ"),),
             ),
         ),
     )

@@ -17,6 +17,7 @@ OURS = (
     "dockyard.runtime.signals", "dockyard.runtime.foreground", "dockyard.runtime.library",
     "dockyard.runtime.capabilities", "dockyard.runtime.devices", "dockyard.runtime.cgroups",
     "dockyard.runtime.cgroups.fs", "dockyard.runtime.cgroups.v1", "dockyard.runtime.cgroups.v2",
+    "dockyard.runtime.seccomp", "dockyard.sys.libseccomp",
     "dockyard.sys", "dockyard.sys.linux",
 )  # fmt: skip
 HEAVY = ("json", "re", "dataclasses", "typing", "logging", "pathlib", "enum", "socket",
