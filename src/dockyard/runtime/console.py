@@ -19,25 +19,25 @@ from __future__ import annotations
 import array
 import errno
 import fcntl
-import logging
 import os
 import socket
 import struct
 import termios
-from dataclasses import dataclass
 
 from dockyard.errors import InvalidArgument, SystemCallError
-from dockyard.sys import MS_BIND, Syscalls
+from dockyard.runtime.record import Record
+from dockyard.sys import MS_BIND
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockyard.sys import Syscalls
 
 _TIOCGPTN = 0x80045430
 _TIOCSPTLCK = 0x40045431
 _MAX_NAME = 4096
 
 
-@dataclass(frozen=True, slots=True)
-class Pty:
+class Pty(Record):
     master: int
     slave_path: str
 
@@ -60,7 +60,7 @@ def open_pty(ptmx: str = "/dev/ptmx") -> Pty:
     pts = os.path.join(os.path.dirname(ptmx), "pts", str(number[0]))
     if os.path.basename(os.path.dirname(ptmx)) == "pts":  # /dev/pts/ptmx itself
         pts = os.path.join(os.path.dirname(ptmx), str(number[0]))
-    return Pty(master, pts)
+    return Pty(master=master, slave_path=pts)
 
 
 def resize(fd: int, rows: int, columns: int) -> None:
