@@ -5,14 +5,23 @@
     runtime                      stage 1 (fork)                 init (fork of stage 1)
       |--- fork ------------------->|
       | cgroups: create, add(stage1)|
-      |--- "go" ------------------->|  setns/unshare the namespaces
+      |--- "go" ------------------->|  setns; a new user namespace:
+      |<-- "usermap" ---------------|    unshare it, ask for its maps
+      | write uid_map, gid_map      |
+      |--- "mapped" --------------->|    setresuid(0); unshare the rest
       |                             |--- fork ----------------------->|  (pid 1 of a new
       |<-- "pid <n>" ---------------|                                 |   pid namespace)
       | pidfd_open(n)               |                                 |
-      |--- "ack" ------------------>|                                 |  rootfs, console,
-      | waitpid(stage 1)            x (exits; the init is reparented) |  hostname, sysctl,
-      |                                                               |  rlimits, user,
-      |<-- "ready" ---------------------------------------------------|  capabilities, cwd
+      |--- "ack" ------------------>|                                 |  rootfs mounts
+      | waitpid(stage 1)            x (exits; the init is reparented) |
+      |<-- "hooks" ---------------------------------------------------|  (with prestart or
+      | prestart, createRuntime hooks                                 |   createRuntime
+      |--- "resume" ------------------------------------------------->|   hooks only)
+      |                                                               |  createContainer
+      |                                                               |  hooks, pivot_root,
+      |                                                               |  console, hostname,
+      |                                                               |  sysctl, rlimits,
+      |<-- "ready" ---------------------------------------------------|  user, caps, cwd
       | state.json, --pid-file                                        |
       |--- "run" ---------------------------------------------------->|  seccomp
       |<-- end of file -----------------------------------------------|  (closed: create;

@@ -14,7 +14,10 @@ as a cwd or path into the host, CVE-2024-21626).
 The init of a new container, in runc's order (``standard_init_linux.go``)::
 
     setsid; loopback up (new network namespace)
-    rootfs: mounts, /dev, pivot_root (rootfs.py); mkdir cwd
+    rootfs: mounts, /dev (rootfs.py)
+    [prestart, createRuntime hooks: "hooks" -> the runtime runs them -> "resume"]
+    createContainer hooks, in the root's directory (hooks.py)
+    rootfs: pivot_root; mkdir cwd
     console (process.terminal: pty, /dev/console, master over --console-socket)
     rootfs: read-only mounts and root; umask
     hostname, domainname; sysctl; readonly and masked paths
@@ -25,7 +28,12 @@ The init of a new container, in runc's order (``standard_init_linux.go``)::
     "ready" -> runtime writes state.json -> "run"
     signals to default, stray fds close-on-exec; seccomp (noNewPrivileges)
     create: close the pipes, open exec.fifo for writing (blocks until ``start``), write "0"
+    startContainer hooks
     execve of the sealed exec helper, which execs the target (exechelper.py)
+
+Stage 1 opens exec.fifo (O_PATH) before it enters the namespaces: in a new user namespace the
+container's root may not search the runtime's --root. With a new user namespace, stage 1
+has the runtime write its id maps before it unshares the rest (``namespaces.py``).
 
 An exec'd process does the same minus the root filesystem, hostname and sysctl (it joins the
 namespaces of the container's init, so its mounts are already there).
@@ -47,7 +55,7 @@ if TYPE_CHECKING:
     from dockyard.runtime.channel import Channel
     from dockyard.runtime.namespaces import Plan
     from dockyard.runtime.seccomp import Program
-    from dockyard.runtime.spec import Process, Spec
+    from dockyard.runtime.spec import Hook, Process, Spec
     from dockyard.sys import Syscalls
 
 PR_SET_DUMPABLE = 4
@@ -76,6 +84,8 @@ def preload(job: Job) -> None:
         from dockyard.runtime import console  # noqa: F401
     if job.seccomp is not None:
         from dockyard.runtime import seccomp  # noqa: F401
+    if job.spec.hooks.create_container or job.spec.hooks.start_container:
+        from dockyard.runtime import hooks, jsontext  # noqa: F401
 
 
 class Job(Record):
@@ -93,6 +103,8 @@ class Job(Record):
     """The fds that become 0, 1, 2, 3, ... in the container (stdio, then preserved fds)."""
     fifo: str = ""
     """create: the exec fifo the init waits on; "" for run and exec."""
+    fifo_fd: int = -1
+    """An O_PATH fd on ``fifo``, opened by stage 1."""
     no_pivot: bool = False
     console_socket: str = ""
     console_fd: int = -1
@@ -135,7 +147,14 @@ def stage_one(job: Job, pipes: Pipes, sys: Syscalls) -> NoReturn:
         channel.expect("go", "stage 1")
         from dockyard.runtime import namespaces
 
-        namespaces.enter(job.plan, sys)
+        if job.fifo:
+            job = job.replace(fifo_fd=os.open(job.fifo, os.O_PATH | os.O_CLOEXEC))
+
+        def map_ids() -> None:
+            channel.send("usermap")
+            channel.expect("mapped", "stage 1")
+
+        namespaces.enter(job.plan, sys, map_ids)
         pid = os.fork()
         if pid == 0:
             os.close(pipes.stage_inbox)
@@ -150,14 +169,42 @@ def stage_one(job: Job, pipes: Pipes, sys: Syscalls) -> NoReturn:
 
 def _child(job: Job, channel: Channel, fds: Pipes, sys: Syscalls) -> NoReturn:
     try:
+        if job.plan.has("user"):
+            _become_namespace_root()
         if job.kind == "exec":
             _exec(job, channel, fds, sys)
         else:
             _init(job, channel, fds, sys)
     except BaseException as exc:
-        _report(channel, exc)
+        if channel.outbox < 0:  # create has returned: the container's stderr is all there is
+            _tell_stderr(exc)
+        else:
+            _report(channel, exc)
         os._exit(1)
     os._exit(127)  # _init and _exec end in execve
+
+
+def _become_namespace_root() -> None:
+    """Root of the user namespace, with no supplementary groups (runc's nsexec does this in
+    its last stage): what the init creates before the user switch (devpts, mount points)
+    needs a uid and gid the namespace maps."""
+    try:
+        os.setresgid(0, 0, 0)
+        if proc.read_text("/proc/self/setgroups").strip() != "deny":
+            os.setgroups([])
+        os.setresuid(0, 0, 0)
+    except OSError as exc:
+        from dockyard.errors import SystemCallError
+
+        raise SystemCallError("setresuid", exc.errno or 0,
+                              "to root of the user namespace") from exc
+
+
+def _tell_stderr(exc: BaseException) -> None:
+    try:
+        os.write(2, f"dockyard-runtime: container init: {exc}\n".encode(errors="replace"))
+    except OSError:
+        return
 
 
 def _report(channel: Channel, exc: BaseException) -> None:
@@ -203,10 +250,9 @@ def _init(job: Job, channel: Channel, fds: Pipes, sys: Syscalls) -> None:
     os.setsid()
     if job.plan.new & namespaces.FLAGS["network"]:
         namespaces.bring_up_loopback()
-    fifo = os.open(job.fifo, os.O_PATH | os.O_CLOEXEC) if job.fifo else -1
     rootfs = Rootfs(sys, spec, job.rootfs, job.bundle, no_pivot=job.no_pivot,
                     mount_namespace=job.plan.has("mount"), cgroupns=job.plan.has("cgroup"))
-    rootfs.prepare()
+    rootfs.prepare(before_pivot=lambda: _before_pivot(job, channel, sys))
     proc.make_cwd(process.cwd)
     if process.terminal:
         confinement.attach_console(fds.console, process.console_size, sys, mount=True)
@@ -220,9 +266,32 @@ def _init(job: Job, channel: Channel, fds: Pipes, sys: Syscalls) -> None:
     rootfs.protect()
     path, argv, env = _become_user(job, sys)
     _handshake(job, channel, sys)
-    if fifo >= 0:
-        _wait_for_start(fifo)
+    if job.fifo_fd >= 0:
+        _wait_for_start(job.fifo_fd)
+    if spec.hooks.start_container:
+        _run_hooks(job, "startContainer", spec.hooks.start_container, "created", sys)
     exechelper.execve(fds.helper, path, argv, env)
+
+
+def _before_pivot(job: Job, channel: Channel, sys: Syscalls) -> None:
+    """runc's ``procHooks`` sync (the runtime runs prestart and createRuntime hooks while the
+    mounts are in place), then createContainer hooks here, in the root's directory."""
+    hooks = job.spec.hooks
+    if hooks.prestart or hooks.create_runtime:
+        channel.send("hooks")
+        channel.expect("resume", "init")
+    if hooks.create_container:
+        _run_hooks(job, "createContainer", hooks.create_container, "creating", sys)
+
+
+def _run_hooks(job: Job, kind: str, hooks: tuple[Hook, ...], status: str, sys: Syscalls) \
+        -> None:
+    """Hooks the init runs: its pid (1 in a new pid namespace), the process's environment."""
+    from dockyard.runtime import hooks as runner
+
+    state = runner.HookState(id=job.container_id, status=status, bundle=job.bundle,
+                             pid=os.getpid(), annotations=job.spec.annotations)
+    runner.run(kind, hooks, state, sys, proc.check_env(job.process.env))
 
 
 def _exec(job: Job, channel: Channel, fds: Pipes, sys: Syscalls) -> None:

@@ -8,6 +8,12 @@ path opened first: joining the mount namespace changes what later paths resolve 
 joined pid namespace applies to children only, so the first stage forks the init after
 :func:`enter` (pid 1 of a new namespace).
 
+A new user namespace comes first and alone, as in runc's nsexec: the first stage unshares
+it, asks the runtime (still in the parent namespace, with the privilege to) to write its
+``uid_map`` and ``gid_map`` from ``linux.uidMappings``/``gidMappings``, becomes root of it
+(setresuid(0, 0, 0)) and only then unshares the other namespaces, which the new user
+namespace then owns. A joined user namespace (a ``path``) is joined first, like the rest.
+
 ``exec`` joins the namespaces of the container's init through ``/proc/<pid>/ns/<name>``.
 """
 
@@ -29,7 +35,9 @@ from dockyard.sys.flags import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from dockyard.runtime.spec import Namespace
+    from collections.abc import Callable
+
+    from dockyard.runtime.spec import IdMapping, Namespace
     from dockyard.sys import Syscalls
 
 FLAGS = {
@@ -50,17 +58,19 @@ class Plan(Record):
     """(type, path) pairs in join order."""
     new: int = 0
     """The CLONE_NEW* flags to unshare."""
+    uid_map: str = ""
+    """A new user namespace's /proc/<pid>/uid_map text (the runtime writes it)."""
+    gid_map: str = ""
 
     def has(self, kind: str) -> bool:
         """Whether the container gets a namespace of ``kind`` other than the runtime's."""
         return bool(self.new & FLAGS[kind]) or any(k == kind for k, _ in self.joins)
 
 
-def plan(namespaces: tuple[Namespace, ...]) -> Plan:
-    """The plan for a new container's namespaces."""
+def plan(namespaces: tuple[Namespace, ...], uid_mappings: tuple[IdMapping, ...] = (),
+         gid_mappings: tuple[IdMapping, ...] = ()) -> Plan:
+    """The plan for a new container's namespaces (the mappings serve a new user namespace)."""
     by_type = {namespace.type: namespace for namespace in namespaces}
-    if "user" in by_type:
-        raise Unsupported("linux.namespaces: user namespaces are not supported yet")
     if "time" in by_type:
         raise Unsupported("linux.namespaces: time namespaces are not supported yet")
     joins: list[tuple[str, str]] = []
@@ -73,7 +83,34 @@ def plan(namespaces: tuple[Namespace, ...]) -> Plan:
             joins.append((kind, namespace.path))
         else:
             new |= flag
-    return Plan(joins=tuple(joins), new=new)
+    if not new & CLONE_NEWUSER:
+        return Plan(joins=tuple(joins), new=new)
+    return Plan(joins=tuple(joins), new=new, uid_map=id_map(uid_mappings),
+                gid_map=id_map(gid_mappings))
+
+
+def id_map(mappings: tuple[IdMapping, ...]) -> str:
+    """The text written to /proc/<pid>/uid_map or gid_map: one "inside outside count" line
+    per mapping (user_namespaces(7)); written in one write(2), as the kernel wants."""
+    return "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in mappings)
+
+
+def write_id_maps(pid: int, plan: Plan, proc: str = "/proc") -> None:
+    """The runtime's side: map the user namespace process ``pid`` created (gid_map is written
+    with /proc/<pid>/setgroups left as "allow", as runc does when it runs as root)."""
+    for name, text in (("uid_map", plan.uid_map), ("gid_map", plan.gid_map)):
+        if not text:
+            continue
+        path = f"{proc}/{pid}/{name}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, text.encode())
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise SystemCallError("write", exc.errno or 0,
+                                  f"{path} ({text.strip()!r})") from exc
 
 
 def exec_plan(namespaces: tuple[Namespace, ...], init_pid: int, proc: str = "/proc") -> Plan:
@@ -84,8 +121,9 @@ def exec_plan(namespaces: tuple[Namespace, ...], init_pid: int, proc: str = "/pr
     return Plan(joins=joins)
 
 
-def enter(plan: Plan, sys: Syscalls) -> None:
-    """Join and create the namespaces of ``plan`` in the calling process (the first stage)."""
+def enter(plan: Plan, sys: Syscalls, map_ids: Callable[[], None] | None = None) -> None:
+    """Join and create the namespaces of ``plan`` in the calling process (the first stage);
+    ``map_ids`` has the runtime map a new user namespace and returns once it has."""
     fds: list[tuple[str, int]] = []
     try:
         for kind, path in plan.joins:
@@ -103,8 +141,19 @@ def enter(plan: Plan, sys: Syscalls) -> None:
     finally:
         for _, fd in fds:
             os.close(fd)
-    if plan.new:
-        sys.unshare(plan.new)
+    new = plan.new
+    if new & CLONE_NEWUSER:
+        sys.unshare(CLONE_NEWUSER)
+        if map_ids is not None:
+            map_ids()
+        try:
+            os.setresuid(0, 0, 0)
+        except OSError as exc:
+            raise SystemCallError("setresuid", exc.errno or 0,
+                                  "to root of the new user namespace") from exc
+        new &= ~CLONE_NEWUSER
+    if new:
+        sys.unshare(new)
 
 
 def same_namespace(kind: str, pid: int, other: str = "self", proc: str = "/proc") -> bool:

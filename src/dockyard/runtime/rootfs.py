@@ -8,10 +8,11 @@ The order is runc's (``prepareRootfs``, ``finalizeRootfs``, then the init's path
        refuses a shared parent) and the root is bind-mounted onto itself (a mount point);
     2. each of ``mounts`` in order (:mod:`dockyard.runtime.mounts`);
     3. /dev (:mod:`dockyard.runtime.devnodes`) unless a bind mount provides /dev;
-    4. pivot_root(".", ".") with the old root unmounted (rslave first, so the unmount does
+    4. in the root's directory, the hooks' point (``before_pivot``: ``hooks.py``);
+    5. pivot_root(".", ".") with the old root unmounted (rslave first, so the unmount does
        not propagate), or with ``--no-pivot`` a move of the root onto "/" and chroot(2) after
        hiding the host's full proc and sysfs mounts; chroot(2) without a mount namespace;
-    5. stdio that was the host's /dev/null is reopened on the container's.
+    6. stdio that was the host's /dev/null is reopened on the container's.
 :meth:`Rootfs.finalize` (after the console is set up)
     tmpfs mounts and /dev asked to be read-only are remounted so, then the root itself when
     ``root.readonly``.
@@ -45,6 +46,8 @@ from dockyard.sys.flags import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dockyard.runtime.spec import Spec
     from dockyard.sys import Syscalls
 
@@ -97,12 +100,17 @@ class Rootfs:
             self._host = HostMounts.read()
         return self._host
 
-    def prepare(self) -> None:
-        """Steps 1 to 5 of the module docstring; the process ends inside the new root."""
+    def prepare(self, before_pivot: Callable[[], None] | None = None) -> None:
+        """Steps 1 to 6 of the module docstring; the process ends inside the new root.
+        ``before_pivot`` runs in the root's directory (still the host's path) right before
+        the root changes: the hooks' sync with the runtime and createContainer hooks."""
         if not self.mount_namespace:
             if self.ops:
                 raise InvalidArgument("mounts: a container without a mount namespace "
                                       "cannot have mounts")
+            os.chdir(self.root)
+            if before_pivot is not None:
+                before_pivot()
             self._chroot()
             return
         sys = self.sys
@@ -122,6 +130,8 @@ class Rootfs:
             devnodes.setup_ptmx(self.root)
             devnodes.setup_links(self.root)
         os.chdir(self.root)
+        if before_pivot is not None:
+            before_pivot()
         if self.no_pivot:
             self._move_root()
         else:

@@ -47,9 +47,11 @@ def check_single_threaded() -> None:
 
 def spawn(
     job: Job, sys: Syscalls, *, placed: Callable[[int], None], ready: Callable[[Spawned], None],
-    helper_fd: int | None = None,
+    helper_fd: int | None = None, hooks: Callable[[int], None] | None = None,
 ) -> Spawned:
     """Fork stage 1; ``placed(stage1_pid)`` puts it in its cgroup before it goes on;
+    ``hooks(init_pid)`` runs the prestart and createRuntime hooks while the init waits
+    between its mounts and pivot_root (only when it has any: the init asks then);
     ``ready(spawned)`` runs once the init reports ready (write state.json, the pid file).
     ``helper_fd`` is a sealed exec helper the caller keeps (a warm spawner makes one once);
     without it one is made for this spawn.
@@ -64,10 +66,21 @@ def spawn(
         if job.cgroup is not None and not cloned:
             job.cgroup.add_rest(first)
         to_stage.send("go")
+        if job.plan.uid_map or job.plan.gid_map:
+            from dockyard.runtime.namespaces import write_id_maps
+
+            to_stage.expect("usermap", "stage 1")
+            write_id_maps(first, job.plan)
+            to_stage.send("mapped")
         pid = int(to_stage.expect("pid", "stage 1"))
         pidfd = os.pidfd_open(pid)
         to_stage.send("ack")
         _reap(first)
+        if job.kind == "init" and (job.spec.hooks.prestart or job.spec.hooks.create_runtime):
+            to_stage.expect("hooks", "container init")
+            if hooks is not None:
+                hooks(pid)
+            to_init.send("resume")
         to_stage.expect("ready", "container init")
         from dockyard.runtime.state import start_time
 

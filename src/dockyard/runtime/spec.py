@@ -90,7 +90,8 @@ class Process(Record):
 class Hook(Record):
     path: str
     args: tuple[str, ...] = ()
-    env: tuple[str, ...] = ()
+    env: tuple[str, ...] | None = None
+    """None when absent: the hook inherits the environment of whoever runs it."""
     timeout: int | None = None
 
 

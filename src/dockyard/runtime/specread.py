@@ -194,6 +194,14 @@ def read_process(data: bytes, what: str) -> Process:
     return _process(_Obj(top, what))
 
 
+def read_resources(data: bytes, what: str) -> Resources:
+    """Parse a resources document (``update --resources``: config.json's linux.resources)."""
+    top = loads(data, what)
+    if not isinstance(top, dict):
+        raise InvalidArgument(f"{what}: want a JSON object")
+    return _resources(_Obj(top, what))
+
+
 def _mount(obj: _Obj) -> Mount:
     destination = obj.string("destination", required=True)
     if not destination.startswith("/"):
@@ -257,7 +265,8 @@ def _hooks(obj: _Obj) -> Hooks:
     def hooks(key: str) -> tuple[Hook, ...]:
         return tuple(
             Hook(path=item.string("path", required=True), args=item.strs("args"),
-                 env=item.strs("env"), timeout=item.opt_integer("timeout", (1, 2**31 - 1)))
+                 env=None if item.data.get("env") is None else item.strs("env"),
+                 timeout=item.opt_integer("timeout", (1, 2**31 - 1)))
             for item in obj.objs(key)
         )
 

@@ -48,10 +48,33 @@ def container(spec: Spec) -> Process:
         host_net = _same_file(kinds["network"], "/proc/self/ns/net")
     for name in linux.sysctl:
         proc.check_sysctl(name, kinds, host_net)
+    host_root(spec)
     if process.selinux_label:
         raise InvalidArgument("selinux label is specified in config, but selinux is disabled "
                               "or not supported")
     return process
+
+
+def host_root(spec: Spec) -> tuple[int, int]:
+    """The host uid and gid of the container's root (runc's ``HostRootUID``/``GID``): 0, 0
+    without a user namespace; with one, the mappings must exist and map container id 0."""
+    linux = spec.linux
+    if linux.namespace("user") is None:
+        if linux.uid_mappings or linux.gid_mappings:
+            raise InvalidArgument("linux.uidMappings: user namespace mappings specified, but "
+                                  "no user namespace in linux.namespaces")
+        return 0, 0
+    found = []
+    for kind, mappings in (("uid", linux.uid_mappings), ("gid", linux.gid_mappings)):
+        if not mappings:
+            raise InvalidArgument(f"linux.{kind}Mappings: user namespaces enabled, but no "
+                                  f"{kind} mappings found")
+        host = next((m.host_id for m in mappings if m.container_id == 0 and m.size > 0), None)
+        if host is None:
+            raise InvalidArgument(f"linux.{kind}Mappings: user namespaces enabled, but "
+                                  f"container {kind} 0 is not mapped")
+        found.append(host)
+    return found[0], found[1]
 
 
 def terminal(process: Process, console_socket: str, detach: bool) -> None:

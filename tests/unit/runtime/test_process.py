@@ -8,13 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.errors import InvalidArgument, NotFound, SystemCallError, Unsupported
+from dockyard.errors import Conflict, InvalidArgument, NotFound, SystemCallError, Unsupported
 from dockyard.runtime.channel import Channel, rebuild
 from dockyard.runtime.namespaces import Plan, enter, exec_plan, plan
 from dockyard.runtime.ops.exec import Overrides, process_from
 from dockyard.runtime.process import ExecUser, check_env, check_sysctl, look_path, lookup_user
-from dockyard.runtime.spec import Capabilities, Namespace, Process, User
-from dockyard.sys.flags import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID
+from dockyard.runtime.spec import Capabilities, IdMapping, Namespace, Process, User
+from dockyard.sys.flags import (
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    CLONE_NEWUSER,
+)
 from dockyard.sys.recording import Call, RecordingSyscalls
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n"
@@ -80,8 +86,34 @@ def test_namespace_plan_joins_paths_in_runc_order_and_unshares_the_rest() -> Non
     assert result == Plan(joins=(("network", "/run/netns/x"),),
                           new=CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS)
     assert result.has("network") and result.has("pid") and not result.has("uts")
-    with pytest.raises(Unsupported, match="user namespaces"):
-        plan((Namespace(type="user"),))
+    with pytest.raises(Unsupported, match="time namespaces"):
+        plan((Namespace(type="time"),))
+
+
+def test_a_new_user_namespace_carries_its_id_maps() -> None:
+    uids = (IdMapping(container_id=0, host_id=100000, size=65536),
+            IdMapping(container_id=65536, host_id=5000, size=1))
+    gids = (IdMapping(container_id=0, host_id=200000, size=10),)
+    result = plan((Namespace(type="user"), Namespace(type="pid")), uids, gids)
+    assert result == Plan(new=CLONE_NEWUSER | CLONE_NEWPID,
+                          uid_map="0 100000 65536\n65536 5000 1\n", gid_map="0 200000 10\n")
+    joined = plan((Namespace(type="user", path="/proc/7/ns/user"), Namespace(type="mount")),
+                  uids, gids)
+    assert joined == Plan(joins=(("user", "/proc/7/ns/user"),), new=CLONE_NEWNS)
+
+
+def test_enter_unshares_a_new_user_namespace_alone_and_first() -> None:
+    sys = RecordingSyscalls()
+    asked: list[list[str]] = []
+
+    def map_ids() -> None:
+        asked.append([call.name for call in sys.calls])
+        raise Conflict("stop here: setresuid(0) would really run")
+
+    with pytest.raises(Conflict):
+        enter(Plan(new=CLONE_NEWUSER | CLONE_NEWNS, uid_map="0 1 1\n"), sys, map_ids)
+    assert sys.calls == [Call("unshare", (CLONE_NEWUSER,))]
+    assert asked == [["unshare"]]
 
 
 def test_exec_joins_every_namespace_of_the_init() -> None:

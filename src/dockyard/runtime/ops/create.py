@@ -17,6 +17,8 @@ import time
 from dockyard.runtime import validate
 from dockyard.runtime.record import Record
 
+SIGKILL = 9
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -73,11 +75,15 @@ def create(
     job = _job(config, container_id, bundle, options, sys)
     directory = root.create(container_id)
     cgroup: list[CgroupHandle] = []
+    spawned: Spawned | None = None
     ours = theirs = -1
     try:
         directory.save_config(raw)
         if not start:
             directory.make_fifo()
+            uid, gid = validate.host_root(config)
+            if uid or gid:  # the init reopens it as the user namespace's root (runc)
+                os.chown(directory.fifo, uid, gid)
             job = job.replace(fifo=directory.fifo)
         if options.relay_terminal and job.process.terminal and not options.console_socket:
             from dockyard.runtime.foreground import console_pair, with_terminal_size
@@ -85,12 +91,19 @@ def create(
             ours, theirs = console_pair()
             job = job.replace(console_fd=theirs, process=with_terminal_size(job.process))
         spawned = _spawn(job, sys, directory, cgroup=cgroup, options=options, config=config)
+        if start and config.hooks.poststart:
+            poststart(job.container_id, bundle, config, spawned.pid, sys)
     except BaseException:
+        if spawned is not None:
+            kill_and_wait(spawned.pidfd)
+            os.close(spawned.pidfd)
         for handle in cgroup:
             _quietly(handle.destroy)
         _quietly(directory.remove)
         if ours >= 0:
             os.close(ours)
+        if config.hooks.poststop:  # runc destroys a container whose create failed: poststop
+            _quietly(lambda: poststop(container_id, bundle, config, sys))
         raise
     finally:
         directory.unlock()
@@ -110,7 +123,8 @@ def _job(config: Spec, container_id: str, bundle: str, options: CreateOptions,
     validate.terminal(process, options.console_socket, options.detach)
     return Job(kind="init", container_id=container_id, spec=config, process=process,
                bundle=bundle, rootfs=validate.rootfs_path(config, bundle),
-               plan=namespaces.plan(config.linux.namespaces), fds=options.fds,
+               plan=namespaces.plan(config.linux.namespaces, config.linux.uid_mappings,
+                                    config.linux.gid_mappings), fds=options.fds,
                no_pivot=options.no_pivot, console_socket=options.console_socket,
                seccomp=confinement.compile_seccomp(config.linux.seccomp, sys,
                                                    options.seccomp_cache))
@@ -140,7 +154,52 @@ def _spawn(job: Job, sys: Syscalls, directory: ContainerDir, *, cgroup: list[Cgr
         if options.pid_file:
             write_pid_file(options.pid_file, spawned.pid)
 
-    return spawn(job, sys, placed=placed, ready=ready, helper_fd=options.helper_fd)
+    def hooks(pid: int) -> None:
+        from dockyard.runtime.hooks import HookState, run
+
+        state = HookState(id=job.container_id, status="creating", bundle=job.bundle, pid=pid,
+                          annotations=config.annotations)
+        run("prestart", config.hooks.prestart, state, sys)
+        run("createRuntime", config.hooks.create_runtime, state, sys)
+
+    return spawn(job, sys, placed=placed, ready=ready, helper_fd=options.helper_fd,
+                 hooks=hooks)
+
+
+def poststart(container_id: str, bundle: str, config: Spec, pid: int, sys: Syscalls) -> None:
+    """The poststart hooks of a container whose process has started (status running)."""
+    from dockyard.runtime.hooks import HookState, run
+
+    run("poststart", config.hooks.poststart,
+        HookState(id=container_id, status="running", bundle=bundle, pid=pid,
+                  annotations=config.annotations), sys)
+
+
+def poststop(container_id: str, bundle: str, config: Spec, sys: Syscalls) -> None:
+    """The poststop hooks of a container that is gone (status stopped, no pid)."""
+    from dockyard.runtime.hooks import HookState, run
+
+    run("poststop", config.hooks.poststop,
+        HookState(id=container_id, status="stopped", bundle=bundle,
+                  annotations=config.annotations), sys)
+
+
+def kill_and_wait(pidfd: int, timeout: float = 10.0) -> None:
+    """SIGKILL the process behind ``pidfd`` and wait until it has exited (reaping it when it
+    is our child, as a subreaper's)."""
+    import select
+
+    from dockyard.runtime import signals
+
+    try:
+        signals.pidfd_send_signal(pidfd, SIGKILL)
+    except ProcessLookupError:
+        return
+    select.select([pidfd], [], [], timeout)
+    try:
+        os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOHANG)
+    except ChildProcessError:
+        return
 
 
 def write_pid_file(path: str, pid: int) -> None:

@@ -3,7 +3,9 @@ is killed without ``--force``, as runc does.
 
 Destroying a container: every process left in its cgroup is killed (only possible without a
 pid namespace of its own: the kernel kills a namespace's processes with its init), the
-cgroup is removed, then the state directory. The mounts went with the mount namespace.
+cgroup is removed, then the state directory, then the poststop hooks run (runc's order; their
+failure fails ``delete``, but the container is gone). The mounts went with the mount
+namespace. A paused container is thawed once its init has been sent SIGKILL.
 """
 
 from __future__ import annotations
@@ -11,18 +13,21 @@ from __future__ import annotations
 import os
 
 from dockyard.errors import Conflict, NotFound
-from dockyard.runtime.state import CREATED, STOPPED
+from dockyard.runtime.state import CREATED, PAUSED, STOPPED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from dockyard.runtime.spec import Spec
     from dockyard.runtime.state import ContainerDir, Saved, StateRoot
+    from dockyard.sys import Syscalls
 
 SIGKILL = 9
 
 
-def delete(root: StateRoot, container_id: str, *, force: bool = False) -> None:
+def delete(root: StateRoot, container_id: str, *, force: bool = False,
+           sys: Syscalls | None = None) -> None:
     try:
         directory = root.open(container_id)
     except NotFound:
@@ -37,14 +42,15 @@ def delete(root: StateRoot, container_id: str, *, force: bool = False) -> None:
             raise Conflict(
                 f"cannot delete container {container_id} that is not stopped: {status}")
         if saved is not None and status != STOPPED:
-            _kill_and_wait(saved)
-        destroy(directory, saved)
+            _kill_and_wait(saved, thaw=status == PAUSED)
+        destroy(directory, saved, sys)
     finally:
         directory.unlock()
 
 
-def _kill_and_wait(saved: Saved, timeout: float = 10.0) -> None:
-    """SIGKILL the init and wait until it has exited (runc waits up to 10 s)."""
+def _kill_and_wait(saved: Saved, *, thaw: bool = False, timeout: float = 10.0) -> None:
+    """SIGKILL the init (``thaw`` its frozen cgroup then) and wait until it has exited (runc
+    waits up to 10 s)."""
     import select
 
     from dockyard.runtime import signals
@@ -59,35 +65,49 @@ def _kill_and_wait(saved: Saved, timeout: float = 10.0) -> None:
         if start_time(saved.pid) != saved.start_time:
             return
         signals.pidfd_send_signal(pidfd, SIGKILL)
+        if thaw:
+            from dockyard.runtime import confinement
+
+            confinement.open_cgroup(saved.cgroup_paths).thaw()
         if not select.select([pidfd], [], [], timeout)[0]:
             raise Conflict("container init still running")
     finally:
         os.close(pidfd)
 
 
-def destroy(directory: ContainerDir, saved: Saved | None) -> None:
-    """Kill what is left in the cgroup, remove the cgroup, then the state directory."""
+def destroy(directory: ContainerDir, saved: Saved | None, sys: Syscalls | None = None) -> None:
+    """Kill what is left in the cgroup, remove the cgroup, then the state directory, then run
+    the poststop hooks."""
+    spec = _spec(directory)
     if saved is not None and saved.cgroup_paths:
         from dockyard.runtime import confinement
 
         cgroup = confinement.open_cgroup(saved.cgroup_paths)
-        if _without_own_pid_namespace(directory):
+        if spec is None or spec.linux.namespace("pid") is None:  # damaged: assume the worst
             from dockyard.runtime.ops.kill import signal_all
 
             signal_all(saved, SIGKILL)
             _wait_empty(cgroup.pids)
         cgroup.destroy()
     directory.remove()
+    if saved is not None and spec is not None and spec.hooks.poststop:
+        from dockyard.runtime.ops.create import poststop
+
+        if sys is None:
+            from dockyard.sys import real
+
+            sys = real()
+        poststop(saved.id, saved.bundle, spec, sys)
 
 
-def _without_own_pid_namespace(directory: ContainerDir) -> bool:
+def _spec(directory: ContainerDir) -> Spec | None:
+    """The container's config.json as create saved it; None if it is missing or damaged."""
     try:
         from dockyard.runtime.spec import parse
 
-        spec = parse(directory.read_config())
-    except Exception:  # a damaged copy: assume the worst and kill what is in the cgroup
-        return True
-    return spec.linux.namespace("pid") is None
+        return parse(directory.read_config())
+    except Exception:  # a damaged copy: the caller assumes the worst
+        return None
 
 
 def _wait_empty(pids: Callable[[], list[int]], timeout: float = 10.0) -> None:

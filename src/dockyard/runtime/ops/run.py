@@ -39,5 +39,5 @@ def run(root: StateRoot, container_id: str, options: CreateOptions, sys: Syscall
     if not keep:
         from dockyard.runtime.ops.delete import destroy
 
-        destroy(created.directory, created.directory.read())
+        destroy(created.directory, created.directory.read(), sys)
     return status
