@@ -89,8 +89,7 @@ class RuntimeExecutor:
         try:
             mount_all(list(rootfs), str(root), self.sys)
             try:
-                stubs = _Stubs.before(str(root), [*_SYSTEM_TARGETS,
-                                                  *(m.target for m in process.mounts)])
+                stubs = _Stubs.make(str(root), _targets(process))
                 self._write_spec(ident, bundle, process)
                 try:
                     code = self._execute(ident, bundle, (stdout, stderr), cancel)
@@ -165,6 +164,15 @@ class RuntimeExecutor:
                        capture_output=True, check=False, timeout=_KILL_GRACE)
 
 
+def _targets(process: ProcessSpec) -> list[tuple[str, bool]]:
+    """The mount points the step's container needs, and whether each is a directory."""
+    out = [(target, not target.startswith("/etc/")) for target in _SYSTEM_TARGETS]
+    for mount in process.mounts:
+        is_dir = isinstance(mount, TmpfsMount) or os.path.isdir(mount.source)
+        out.append((mount.target, is_dir))
+    return out
+
+
 def _mount_spec(mount: BindMount | TmpfsMount) -> MountSpec:
     if isinstance(mount, TmpfsMount):
         options = (f"size={mount.size}",) if mount.size else ()
@@ -197,36 +205,60 @@ def _upper(mounts: list[Mount]) -> str | None:
 
 
 class _Stubs:
-    """Mount points missing from a rootfs before a step, and the directories above them."""
+    """Mount points missing from a rootfs, made before a step runs and removed after it.
 
-    def __init__(self, missing: list[str], parents: dict[str, _Stat]) -> None:
-        self.missing = missing
-        self.parents = parents
+    The directories they are made in keep their mtime: the one they had before (``T0``), unless
+    the step itself changed them, seen as an mtime other than the one right after the stubs
+    were made (``T1``)."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []            # stubs and the directories made for them
+        self.parents: dict[str, tuple[_Stat, int]] = {}  # existing parent: (T0 stat, T1)
 
     @classmethod
-    def before(cls, root: str, targets: Sequence[str]) -> _Stubs:
-        missing: list[str] = []
-        parents: dict[str, _Stat] = {}
-        for target in targets:
+    def make(cls, root: str, targets: Sequence[tuple[str, bool]]) -> _Stubs:
+        """Create each missing ``(target, is_dir)`` under ``root``."""
+        stubs = cls()
+        for target, is_dir in targets:
             rel = scoped(root, target)
-            if os.path.lexists(os.path.join(root, rel)):
+            if not rel or os.path.lexists(os.path.join(root, rel)):
                 continue
-            missing.append(rel)
-            parts = rel.split("/")
-            for depth in range(len(parts) - 1, -1, -1):
-                parent = "/".join(parts[:depth])
-                try:
-                    st = os.lstat(os.path.join(root, parent) if parent else root)
-                except FileNotFoundError:
-                    missing.append(parent)
-                    continue
-                parents[parent] = _Stat(st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns)
-                break
-        return cls(missing, parents)
+            stubs._make(root, rel, is_dir)
+        for rel, (before, _) in list(stubs.parents.items()):
+            path = os.path.join(root, rel) if rel else root
+            stubs.parents[rel] = (before, os.lstat(path).st_mtime_ns)
+        return stubs
+
+    def _make(self, root: str, rel: str, is_dir: bool) -> None:
+        parts = rel.split("/")
+        for depth in range(len(parts)):
+            parent = "/".join(parts[:depth])
+            path = os.path.join(root, parent) if parent else root
+            if parent in self.made:
+                continue
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                os.mkdir(path, 0o755)
+                self.made.append(parent)
+                continue
+            if parent not in self.parents:
+                self.parents[parent] = (_Stat(st.st_mode, st.st_uid, st.st_gid,
+                                              st.st_mtime_ns), 0)
+        path = os.path.join(root, rel)
+        if is_dir:
+            os.mkdir(path, 0o755)
+        else:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
+        self.made.append(rel)
 
     def clean(self, root: str) -> None:
-        """Remove the stubs the runtime made, and set their directories' mtimes back."""
-        for rel in sorted(set(self.missing), key=lambda r: r.count("/"), reverse=True):
+        """Remove the stubs; give their directories back the mtime the step left them."""
+        after = {}
+        for rel in self.parents:
+            with suppress(OSError):
+                after[rel] = os.lstat(os.path.join(root, rel) if rel else root).st_mtime_ns
+        for rel in sorted(self.made, key=lambda r: r.count("/"), reverse=True):
             path = os.path.join(root, rel)
             with suppress(OSError):
                 st = os.lstat(path)
@@ -234,15 +266,18 @@ class _Stubs:
                     os.rmdir(path)
                 elif not stat.S_ISREG(st.st_mode) or st.st_size == 0:
                     os.unlink(path)
-        for rel, before in self.parents.items():
-            path = os.path.join(root, rel) if rel else root
+        for rel, (before, made) in self.parents.items():
+            if rel not in after:
+                continue
+            mtime = before.mtime_ns if after[rel] == made else after[rel]
             with suppress(OSError):
-                os.utime(path, ns=(before.mtime_ns, before.mtime_ns), follow_symlinks=False)
+                os.utime(os.path.join(root, rel) if rel else root, ns=(mtime, mtime),
+                         follow_symlinks=False)
 
     def drop_copy_ups(self, upper: str) -> None:
         """In the overlay upper dir: a directory copied up only for a stub, now empty and as
         it was, is not a change; remove it."""
-        for rel, before in sorted(self.parents.items(), key=lambda i: -i[0].count("/")):
+        for rel, (before, _) in sorted(self.parents.items(), key=lambda i: -i[0].count("/")):
             if not rel:
                 continue
             path = os.path.join(upper, rel)

@@ -26,6 +26,7 @@ from cases import CASES, HERE, case, context_tar, layer_listing, prepare
 from dockyard.build.job import BuildOptions
 from dockyard.oci.config import ContainerConfig
 from dockyard.services.build import BuildRequest, BuildService
+from dockyard.services.build_executor import RuntimeExecutor, runtime_command
 from dockyard.services.images import ImageService
 from dockyard.store import DataRoot
 from dockyard.sys import real
@@ -49,12 +50,14 @@ def busybox_tar() -> bytes:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuildService]:
-    root = DataRoot(tmp_path_factory.mktemp("build-golden") / "root", real())
+    top = tmp_path_factory.mktemp("build-golden")
+    root = DataRoot(top / "root", real())
     try:
         root.importer.import_rootfs(io.BytesIO(busybox_tar()), "docker.io/library/busybox:latest",
                                     config=ContainerConfig(cmd=("sh",)))
         images = ImageService(root)
-        yield BuildService(root, images, real(), docker_version="test")
+        executor = RuntimeExecutor(top / "exec", real(), runtime_command("dockyard", {}))
+        yield BuildService(root, images, real(), executor=executor, docker_version="test")
     finally:
         root.close()
 
@@ -133,8 +136,19 @@ def without_stages(lines: list[str], skipped: list[str]) -> list[str]:
     return out
 
 
+def _whiteouts_without_links(summary: dict[str, Any]) -> dict[str, Any]:
+    """dockerd writes the second whiteout of a layer with the link target of the first
+    (overlayfs shares one whiteout inode, and moby's tar writer takes it for a hard link);
+    that target means nothing, so it is not compared."""
+    for layer in summary.get("layers", []):
+        for entry in layer:
+            if entry[0].rpartition("/")[2].startswith(".wh."):
+                entry[5] = ""
+    return summary
+
+
 @pytest.mark.parametrize("name", RECORDED)
 def test_same_image_as_dockerd(service: BuildService, name: str, tmp_path: Path) -> None:
     got = ours(service, name, tmp_path)
     want = theirs(name)
-    assert got == want
+    assert _whiteouts_without_links(got) == _whiteouts_without_links(want)
