@@ -70,10 +70,25 @@ COMMANDS: dict[str, dict[str, Flag]] = {
     "ps": _flags(Flag(name="format", short="f", default="table")),
     "list": _flags(Flag(name="format", short="f", default="table"),
                    Flag(name="quiet", short="q", kind="bool")),
+    "pause": {},
+    "resume": {},
+    "update": _flags(
+        Flag(name="resources", short="r", default=""), Flag(name="blkio-weight", kind="int",
+                                                            default=0),
+        *(Flag(name=name, default="") for name in (
+            "cpu-period", "cpu-quota", "cpu-share", "cpu-shares", "cpu-rt-period",
+            "cpu-rt-runtime", "cpuset-cpus", "cpuset-mems", "memory", "memory-reservation",
+            "memory-swap", "kernel-memory", "kernel-memory-tcp", "l3-cache-schema",
+            "mem-bw-schema")),
+        Flag(name="pids-limit", kind="int", default=0),
+    ),
+    "events": _flags(Flag(name="interval", default="5s"), Flag(name="stats", kind="bool")),
+    "spec": _flags(Flag(name="bundle", short="b", default=""),
+                   Flag(name="rootless", kind="bool")),
+    "features": {},
 }
 NO_REORDER = frozenset({"exec", "ps"})
-UNSUPPORTED = frozenset({"checkpoint", "restore", "pause", "resume", "update", "events",
-                         "spec", "features"})
+UNSUPPORTED = frozenset({"checkpoint", "restore"})
 
 
 class Command(Record):

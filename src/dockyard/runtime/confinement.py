@@ -11,8 +11,9 @@ after the rootfs mounts     the init, before finalize             console: pty, 
                                                                   master over the socket
 around the user switch      the init                              capabilities
 right before execve         the init                              seccomp: load
-delete, kill --all, ps      runtime                               cgroups: open, pids,
-                                                                  freeze/thaw, destroy
+delete, kill --all, ps,     runtime                               cgroups: open, pids,
+pause, resume, update                                             freeze/thaw, update,
+                                                                  destroy
 ==========================  ====================================  ===========================
 
 Each module is imported only by the function that needs it, so a command that does not use
@@ -28,15 +29,16 @@ if TYPE_CHECKING:
     from dockyard.runtime.capabilities import Capabilities
     from dockyard.runtime.cgroups import CgroupHandle
     from dockyard.runtime.cgroups import Resources as CgroupResources
+    from dockyard.runtime.devices import DeviceRule
     from dockyard.runtime.seccomp import Program
     from dockyard.runtime.spec import Capabilities as CapabilityNames
     from dockyard.runtime.spec import ConsoleSize, Linux, Seccomp
+    from dockyard.runtime.spec import Resources as SpecResources
     from dockyard.sys import Syscalls
 
 
 def cgroup_resources(linux: Linux) -> CgroupResources:
     """``linux.resources`` (and the device paths of ``linux.devices``) as the cgroups type."""
-    from dockyard.runtime import cgroups
     from dockyard.runtime.devices import DeviceRule, cgroup_rules
 
     spec = linux.resources
@@ -44,6 +46,19 @@ def cgroup_resources(linux: Linux) -> CgroupResources:
         DeviceRule(rule.allow, rule.type, rule.major, rule.minor, rule.access)
         for rule in spec.devices)
     devices = cgroup_rules(rules, [device.path for device in linux.devices])
+    return _resources(spec, devices)
+
+
+def update_resources(resources: SpecResources) -> CgroupResources:
+    """``update``'s resources as the cgroups type: the device rules are left alone (runc's
+    ``SkipDevices``)."""
+    return _resources(resources, ())
+
+
+def _resources(spec: SpecResources | None, devices: tuple[DeviceRule, ...]) \
+        -> CgroupResources:
+    from dockyard.runtime import cgroups
+
     if spec is None:
         return cgroups.Resources(devices=devices)
     memory, cpu = spec.memory, spec.cpu

@@ -40,8 +40,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from dockyard.runtime.cgroups.stats import Stats
     from dockyard.runtime.seccomp import Program
-    from dockyard.runtime.spec import Process, Seccomp
+    from dockyard.runtime.spec import Process, Resources, Seccomp
     from dockyard.runtime.state import ContainerState
     from dockyard.sys import Syscalls
 
@@ -85,6 +86,7 @@ class Runtime:
             console,
             devnodes,
             exechelper,
+            hooks,
             init,
             mounts,
             rootfs,
@@ -136,9 +138,10 @@ class Runtime:
         return Container(id=container_id, pid=created.pid, pidfd=created.pidfd)
 
     def start(self, container_id: str) -> None:
+        """``start`` (then the poststart hooks)."""
         from dockyard.runtime.ops.start import start
 
-        start(self.root, container_id)
+        start(self.root, container_id, self.sys)
 
     def state(self, container_id: str) -> ContainerState:
         from dockyard.runtime.ops.state import state
@@ -152,20 +155,48 @@ class Runtime:
         kill(self.root, container_id, signal, all_processes=all_processes)
 
     def delete(self, container_id: str, *, force: bool = False) -> None:
+        """``delete`` (then the poststop hooks)."""
         from dockyard.runtime.ops.delete import delete
 
-        delete(self.root, container_id, force=force)
+        delete(self.root, container_id, force=force, sys=self.sys)
+
+    def pause(self, container_id: str) -> None:
+        """Freeze every process of a created or running container (status "paused")."""
+        from dockyard.runtime.ops.pause import pause
+
+        pause(self.root, container_id)
+
+    def resume(self, container_id: str) -> None:
+        """Thaw a paused container."""
+        from dockyard.runtime.ops.pause import resume
+
+        resume(self.root, container_id)
+
+    def update(self, container_id: str, resources: Resources) -> list[str]:
+        """Change the limits of a live container (``update``: only the values given are
+        written); returns the warnings about control files this kernel lacks."""
+        from dockyard.runtime.ops.update import update
+
+        return update(self.root, container_id, resources)
+
+    def stats(self, container_id: str) -> Stats:
+        """One sample of the container's resource usage (``events --stats``; runc's JSON is
+        ``stats.to_runc()``)."""
+        from dockyard.runtime.ops.events import stats
+
+        return stats(self.root, container_id)
 
     def exec(
         self, container_id: str, process: Process, *, stdio: tuple[int, int, int] = (0, 1, 2),
         extra_fds: Sequence[int] = (), console_socket: str = "", pid_file: str = "",
+        ignore_paused: bool = False,
     ) -> Container:
         """A new process in the container (``exec --detach``)."""
         from dockyard.runtime.ops.exec import ExecOptions, spawn_process
 
         options = ExecOptions(fds=(*stdio, *extra_fds), console_socket=console_socket,
                               pid_file=pid_file, detach=True, helper_fd=self._helper,
-                              seccomp_cache=self._filters)
+                              seccomp_cache=self._filters, ignore_paused=ignore_paused)
         spawned = spawn_process(self.root, container_id, process, options, self.sys)
         return Container(id=container_id, pid=spawned.pid, pidfd=spawned.pidfd)
 

@@ -33,6 +33,12 @@ commands:
    exec     run a new process inside a container
    ps       list the processes of a container
    list     list the containers under --root
+   pause    suspend every process of a container
+   resume   resume a paused container
+   update   change a container's resource limits
+   events   resource usage (--stats: once) and OOM kills of a container
+   spec     write runc's starter config.json into a bundle
+   features print what this runtime supports (JSON)
 
 global options:
    --root value        state directory (default: /run/dockyard-runtime)
@@ -133,12 +139,14 @@ def _dispatch(command: Command) -> int:
         return _list(command)
     if name == "ps":
         return _ps(command)
+    if name in ("spec", "features"):
+        return _spec(command)
     cli.exactly(command, 1)
     container_id = command.args[0]
     if name == "start":
         from dockyard.runtime.ops.start import start
 
-        start(_root(command), container_id)
+        start(_root(command), container_id, _syscalls())
     elif name == "state":
         from dockyard.runtime.ops.state import render, state
 
@@ -146,7 +154,16 @@ def _dispatch(command: Command) -> int:
     elif name == "delete":
         from dockyard.runtime.ops.delete import delete
 
-        delete(_root(command), container_id, force=bool(command.flag("force")))
+        delete(_root(command), container_id, force=bool(command.flag("force")),
+               sys=_syscalls())
+    elif name in ("pause", "resume"):
+        from dockyard.runtime.ops import pause
+
+        (pause.pause if name == "pause" else pause.resume)(_root(command), container_id)
+    elif name == "update":
+        _update(command)
+    elif name == "events":
+        _events(command)
     return 0
 
 
@@ -204,7 +221,8 @@ def _exec(command: Command) -> int:
     options = ops.ExecOptions(
         fds=validate.preserved_fds(int(command.flag("preserve-fds"))),  # type: ignore[call-overload]
         console_socket=str(command.flag("console-socket")),
-        pid_file=str(command.flag("pid-file")), detach=bool(command.flag("detach")))
+        pid_file=str(command.flag("pid-file")), detach=bool(command.flag("detach")),
+        ignore_paused=bool(command.flag("ignore-paused")))
     status = ops.execute(root, container_id, process, options, _syscalls())
     return 0 if options.detach else status
 
@@ -242,3 +260,64 @@ def _ps(command: Command) -> int:
     else:
         raise InvalidArgument("invalid format option")
     return 0
+
+
+def _update(command: Command) -> None:
+    from dockyard.runtime.ops import update
+
+    path = str(command.flag("resources"))
+    if path:
+        try:
+            if path == "-":
+                data = sys.stdin.buffer.read()
+            else:
+                with open(path, "rb") as file:
+                    data = file.read()
+        except OSError as exc:
+            from dockyard.errors import InvalidArgument
+
+            raise InvalidArgument(f"--resources {path}: {exc.strerror}") from exc
+        resources = update.read_resources(data, path if path != "-" else "stdin")
+    else:
+        resources = update.from_flags(command.flags)
+    for warning in update.update(_root(command), command.args[0], resources):
+        _warn(command, warning)
+
+
+def _events(command: Command) -> None:
+    from dockyard.runtime.ops import events
+
+    interval = events.parse_interval(str(command.flag("interval")))
+    container_id = command.args[0]
+    if command.flag("stats"):
+        sample = events.stats(_root(command), container_id)
+        sys.stdout.write(events.render("stats", container_id, sample))
+        return
+
+    def emit(line: str) -> None:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+    events.watch(_root(command), container_id, interval, emit)
+
+
+def _spec(command: Command) -> int:
+    from dockyard.runtime import cli
+
+    cli.exactly(command, 0)
+    if command.command == "features":
+        from dockyard.runtime.ops.features import render
+
+        sys.stdout.write(render())
+        return 0
+    from dockyard.runtime.ops.spec import write
+
+    write(str(command.flag("bundle")), as_rootless=bool(command.flag("rootless")))
+    return 0
+
+
+def _warn(command: Command, message: str) -> None:
+    from dockyard.runtime.log import LogSink
+
+    LogSink(str(command.option("log")), str(command.option("log-format"))).write("warning",
+                                                                                 message)

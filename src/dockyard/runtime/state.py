@@ -14,6 +14,8 @@ The status is derived, as runc derives it, never stored:
 
 =========  ===========================================================================
 creating   no state.json yet and the directory is locked (create is under way)
+paused     the container's cgroup is frozen (freezer.state FROZEN on v1, cgroup.freeze 1 on
+           v2): checked first, as runc does
 created    the init is alive (same pid *and* start time, not a zombie), exec.fifo exists
 running    the init is alive and exec.fifo is gone
 stopped    the init is gone, a zombie, or another process now has its pid; or no
@@ -21,7 +23,8 @@ stopped    the init is gone, a zombie, or another process now has its pid; or no
 =========  ===========================================================================
 
 Transitions (:data:`TRANSITIONS`): creating -> created (create) -> running (start) -> stopped
-(the init exits); ``run`` goes creating -> running; a failed create removes the directory.
+(the init exits); ``run`` goes creating -> running; created or running -> paused (pause) ->
+created or running (resume; ``kill --all`` thaws too); a failed create removes the directory.
 """
 
 from __future__ import annotations
@@ -42,9 +45,12 @@ OCI_VERSION = "1.0.2-dev"
 
 DEFAULT_ROOT = "/run/dockyard-runtime"
 CREATING, CREATED, RUNNING, STOPPED = "creating", "created", "running", "stopped"
+PAUSED = "paused"
 TRANSITIONS = frozenset({
     (CREATING, CREATED), (CREATING, RUNNING), (CREATING, STOPPED),
     (CREATED, RUNNING), (CREATED, STOPPED), (RUNNING, STOPPED),
+    (CREATED, PAUSED), (RUNNING, PAUSED), (PAUSED, RUNNING), (PAUSED, CREATED),
+    (PAUSED, STOPPED),
 })  # fmt: skip
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
@@ -142,11 +148,14 @@ def start_time(pid: int, proc: str = "/proc") -> int | None:
 
 
 def derive_status(
-    saved: Saved | None, locked: bool, fifo: bool, alive: Callable[[int, int], bool]
+    saved: Saved | None, locked: bool, fifo: bool, alive: Callable[[int, int], bool],
+    frozen: bool = False,
 ) -> str:
     """The status from what is on disk: see the table in the module docstring."""
     if saved is None:
         return CREATING if locked else STOPPED
+    if frozen:
+        return PAUSED
     if saved.pid <= 0 or not alive(saved.pid, saved.start_time):
         return STOPPED
     return CREATED if fifo else RUNNING
@@ -154,6 +163,22 @@ def derive_status(
 
 def _alive(pid: int, expected: int) -> bool:
     return start_time(pid) == expected
+
+
+def cgroup_frozen(paths: Mapping[str, str]) -> bool:
+    """Whether the cgroup of ``paths`` (a handle's) is frozen: v1's freezer.state reads
+    FROZEN, or v2's cgroup.freeze reads 1; False once the cgroup is gone."""
+    if "freezer" in paths:
+        name, frozen = f"{paths['freezer']}/freezer.state", "FROZEN"
+    elif "" in paths:
+        name, frozen = f"{paths['']}/cgroup.freeze", "1"
+    else:
+        return False
+    try:
+        with open(name, encoding="ascii") as file:
+            return file.read().strip() == frozen
+    except OSError:
+        return False
 
 
 class ContainerDir:
@@ -231,7 +256,9 @@ class ContainerDir:
 
     def status(self, saved: Saved | None) -> str:
         locked = saved is None and self.is_locked_elsewhere()
-        return derive_status(saved, locked, saved is not None and self.has_fifo(), _alive)
+        frozen = saved is not None and cgroup_frozen(saved.cgroup_paths)
+        return derive_status(saved, locked, saved is not None and self.has_fifo(), _alive,
+                             frozen)
 
     def remove(self) -> None:
         """Remove the directory and everything in it."""

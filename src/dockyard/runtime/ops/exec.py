@@ -14,7 +14,7 @@ import os
 
 from dockyard.errors import Conflict, InvalidArgument
 from dockyard.runtime.record import Record
-from dockyard.runtime.state import STOPPED
+from dockyard.runtime.state import PAUSED, STOPPED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ class ExecOptions(Record):
     helper_fd: int | None = None
     console_fd: int = -1
     seccomp_cache: dict[Seccomp, Program | None] | None = None
+    ignore_paused: bool = False
 
 
 class Overrides(Record):
@@ -92,14 +93,18 @@ def load_process(path: str) -> Process:
     return parse_process(data, path)
 
 
-def container(root: StateRoot, container_id: str) -> tuple[Saved, Spec]:
+def container(root: StateRoot, container_id: str, *, ignore_paused: bool = True) \
+        -> tuple[Saved, Spec]:
     """The container's record and spec, if it may be exec'd into."""
     from dockyard.runtime.spec import parse
 
     directory = root.open(container_id)
     saved = directory.read()
-    if saved is None or directory.status(saved) == STOPPED:
+    status = directory.status(saved)
+    if saved is None or status == STOPPED:
         raise Conflict("cannot exec in a stopped container")
+    if status == PAUSED and not ignore_paused:
+        raise Conflict("cannot exec in a paused container (use --ignore-paused to override)")
     return saved, parse(directory.read_config())
 
 
@@ -144,7 +149,7 @@ def spawn_process(root: StateRoot, container_id: str, process: Process, options:
     from dockyard.runtime.ops.create import write_pid_file
     from dockyard.runtime.spawn import spawn
 
-    saved, spec = container(root, container_id)
+    saved, spec = container(root, container_id, ignore_paused=options.ignore_paused)
     validate.terminal(process, options.console_socket, options.detach)
     job = Job(kind="exec", container_id=saved.id, spec=spec, process=process,
               bundle=saved.bundle, rootfs=saved.rootfs,

@@ -1,6 +1,7 @@
 """``kill``: send a signal, by name (KILL, SIGKILL) or number, to the init or with ``--all`` to
 every process of the container's cgroup (frozen meanwhile, as runc does, so none escapes by
-forking)."""
+forking). A paused container is thawed after a SIGKILL to its init (a frozen process cannot
+die on cgroup v1) and by ``--all`` (runc's order: freeze, signal, thaw)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 
 from dockyard.errors import Conflict, InvalidArgument
 from dockyard.runtime import signals
-from dockyard.runtime.state import CREATED, RUNNING, STOPPED
+from dockyard.runtime.state import CREATED, PAUSED, RUNNING, STOPPED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -41,9 +42,13 @@ def kill(root: StateRoot, container_id: str, signal: int, *, all_processes: bool
             return
         signal_all(saved, signal)
         return
-    if saved is None or status not in (CREATED, RUNNING):
+    if saved is None or status not in (CREATED, RUNNING, PAUSED):
         raise Conflict("container not running")
     _signal_init(saved, signal)
+    if status == PAUSED and signal == signals.SIGKILL:
+        from dockyard.runtime import confinement
+
+        confinement.open_cgroup(saved.cgroup_paths).thaw()
 
 
 def _signal_init(saved: Saved, signal: int) -> None:
