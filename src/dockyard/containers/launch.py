@@ -109,6 +109,18 @@ def _prepare_and_launch(plan: Plan, launcher: Launcher, *, host_ns: int, sys: Sy
                         report: int) -> list[str]:
     work = os.open(plan.work, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     listener = listen(plan.socket)
+    try:
+        return _launch(plan, launcher, host_ns=host_ns, sys=sys, report=report, work=work,
+                       listener=listener)
+    except BaseException:
+        listener.close()  # nobody may connect to a monitor that will not be
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(plan.socket)
+        raise
+
+
+def _launch(plan: Plan, launcher: Launcher, *, host_ns: int, sys: Syscalls, report: int,
+            work: int, listener: socket.socket) -> list[str]:
     # unix socket paths are short (108 bytes): name the directory through our fd table
     console_path = f"/proc/{os.getpid()}/fd/{work}/console.sock" if plan.tty else ""
     console = listen(console_path) if plan.tty else None

@@ -8,7 +8,6 @@ are answered in order, one at a time. If the spawner dies, the next request star
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import socket
@@ -35,6 +34,7 @@ class SpawnerClient:
         self.python = python
         self.debug = debug
         self._process: subprocess.Popen[bytes] | None = None
+        self._socket: socket.socket | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._lock = asyncio.Lock()
@@ -75,8 +75,10 @@ class SpawnerClient:
             if self._process is not None:
                 log.warning("spawner exited with %s; starting a new one",
                             self._process.returncode)
+                self._drop()
             self.launch()
         if self._writer is None:
+            assert self._socket is not None
             self._reader, self._writer = await asyncio.open_unix_connection(sock=self._socket)
         assert self._reader is not None
         try:
@@ -96,20 +98,25 @@ class SpawnerClient:
         return value
 
     def _drop(self) -> None:
+        """Forget a failed spawner: close our end, kill it if it still runs, reap it."""
+        self._close_socket()
+        process, self._process = self._process, None
+        if process is not None:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+
+    def _close_socket(self) -> None:
         if self._writer is not None:
             self._writer.close()
+        elif self._socket is not None:
+            self._socket.close()
         self._reader = self._writer = None
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-        self._process = None
+        self._socket = None
 
     async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            with contextlib.suppress(ConnectionError):
-                await self._writer.wait_closed()
-        elif getattr(self, "_socket", None) is not None:
-            self._socket.close()
+        """End the spawner: it exits at the end of its input (the monitors stay)."""
+        self._close_socket()
         process, self._process = self._process, None
         if process is not None:
             try:

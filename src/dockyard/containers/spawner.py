@@ -114,8 +114,11 @@ class Spawner:
         except ValueError:
             message = None
         if not isinstance(message, dict):
-            return {"error": {"kind": "Internal",
-                              "message": f"the spawner's child {pid} died before reporting"}}
+            message = {"error": {"kind": "Internal",
+                                 "message": f"the spawner's child {pid} died before reporting"}}
+        if "error" in message:  # the child exits right after: reap it, nothing is left
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
         return message
 
 
