@@ -124,7 +124,7 @@ def _rel(name: str) -> str:
             continue
         if part == "..":
             if not parts:
-                raise Breakout(f"forbidden path outside the build context: {name}")
+                raise Breakout(f"forbidden path outside the build context: {name} ()")
             parts.pop()
         else:
             parts.append(part)

@@ -288,14 +288,14 @@ class StageBuilder:
         if self.probe(key):
             return
         cid = container_id()
-        self.out.running_in(cid)
         path = change.config.working_dir
         with self.job.layers.scratch(state.chain, "WORKDIR") as scratch:
             with self.job.layers.mounted(scratch) as root:
-                try:
+                try:  # dockerd makes the directory as it creates the step's container
                     mkdir_all(root, scoped(root, path), ROOT)
                 except InvalidArgument:
                     raise InvalidArgument(f"Cannot mkdir: {path} is not a directory") from None
+            self.out.running_in(cid)
             blob = self.job.layers.commit(scratch, state.config.diff_ids, self.job.options.epoch)
         self.commit_container(key, instruction, change, blob, cid)
 

@@ -35,6 +35,8 @@ pytestmark = pytest.mark.root
 
 _ID = re.compile(r"\b[0-9a-f]{12}\b")
 _BASE = re.compile(r"dyimg-build-golden-[0-9a-f-]+:busybox")
+_LOCATION = re.compile(r"^\S+:\d+: ")  # dockyard names the Dockerfile and line; dockerd does not
+_DAEMON = "Error response from daemon: "
 RECORDED = [name for name in CASES if (HERE / name / "expected.json").exists()]
 
 
@@ -78,7 +80,8 @@ def ours(service: BuildService, name: str, tmp_path: Path) -> dict[str, Any]:
         image_id = service.build(io.BytesIO(context_tar(context)), BuildRequest(options),
                                  messages.append)
     except Exception as exc:
-        return {"output": output_lines(messages), "error": str(exc)}
+        error = _LOCATION.sub("", str(exc))
+        return {"output": [*output_lines(messages), error], "error": error}
     content = service.root.content
     manifest = json.loads(content.read_bytes(_manifest(service, str(image_id))))
     config = json.loads(content.read_bytes(image_id))
@@ -105,8 +108,10 @@ def _manifest(service: BuildService, image_id: str) -> Any:
 
 def theirs(name: str) -> dict[str, Any]:
     expected: dict[str, Any] = json.loads((HERE / name / "expected.json").read_text())["dockerd"]
-    lines = [_BASE.sub("busybox", line) for line in expected["output"]]
+    lines = [_BASE.sub("busybox", line).removeprefix(_DAEMON) for line in expected["output"]]
     expected["output"] = without_stages(lines, case(name).get("skipped", []))
+    if "error" in expected:
+        expected["error"] = expected["error"].removeprefix(_DAEMON)
     return expected
 
 
