@@ -27,12 +27,13 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from dockyard.runtime.capabilities import Capabilities
+    from dockyard.runtime.cgroups import BlockIO as CgroupBlockIO
     from dockyard.runtime.cgroups import CgroupHandle
     from dockyard.runtime.cgroups import Resources as CgroupResources
     from dockyard.runtime.devices import DeviceRule
     from dockyard.runtime.seccomp import Program
+    from dockyard.runtime.spec import BlockIO, ConsoleSize, DeviceRate, Linux, Seccomp
     from dockyard.runtime.spec import Capabilities as CapabilityNames
-    from dockyard.runtime.spec import ConsoleSize, Linux, Seccomp
     from dockyard.runtime.spec import Resources as SpecResources
     from dockyard.sys import Syscalls
 
@@ -69,11 +70,29 @@ def _resources(spec: SpecResources | None, devices: tuple[DeviceRule, ...]) \
         cpu=None if cpu is None else cgroups.Cpu(
             shares=cpu.shares, quota=cpu.quota, period=cpu.period,
             realtime_runtime=cpu.realtime_runtime, realtime_period=cpu.realtime_period,
-            cpus=cpu.cpus, mems=cpu.mems),
+            cpus=cpu.cpus, mems=cpu.mems, burst=cpu.burst, idle=cpu.idle),
         pids_limit=None if spec.pids is None else spec.pids.limit,
         devices=devices,
         unified=tuple(spec.unified.items()),
+        block_io=None if spec.block_io is None else _block_io(spec.block_io),
+        hugepage_limits=tuple((limit.page_size, limit.limit) for limit in spec.hugepage_limits),
     )
+
+
+def _block_io(block: BlockIO) -> CgroupBlockIO:
+    from dockyard.runtime import cgroups
+
+    def rates(entries: tuple[DeviceRate, ...]) -> tuple[tuple[int, int, int], ...]:
+        return tuple((rate.major, rate.minor, rate.rate) for rate in entries)
+
+    return cgroups.BlockIO(
+        weight=block.weight, leaf_weight=block.leaf_weight,
+        weight_device=tuple((d.major, d.minor, d.weight, d.leaf_weight)
+                            for d in block.weight_device),
+        read_bps=rates(block.throttle_read_bps_device),
+        write_bps=rates(block.throttle_write_bps_device),
+        read_iops=rates(block.throttle_read_iops_device),
+        write_iops=rates(block.throttle_write_iops_device))
 
 
 def create_cgroup(linux: Linux, container_id: str) -> CgroupHandle:

@@ -19,6 +19,10 @@ OURS = (
     "dockyard.runtime.cgroups.fs", "dockyard.runtime.cgroups.v1", "dockyard.runtime.cgroups.v2",
     "dockyard.runtime.seccomp", "dockyard.sys.libseccomp",
     "dockyard.sys", "dockyard.sys.linux",
+    "dockyard.runtime.hooks", "dockyard.runtime.ops.pause", "dockyard.runtime.ops.update",
+    "dockyard.runtime.ops.events", "dockyard.runtime.ops.spec", "dockyard.runtime.ops.features",
+    "dockyard.runtime.cgroups.stats", "dockyard.runtime.cgroups.statsv1",
+    "dockyard.runtime.cgroups.statsv2", "dockyard.runtime.cgroups.io",
 )  # fmt: skip
 HEAVY = ("json", "re", "dataclasses", "typing", "logging", "pathlib", "enum", "socket",
          "signal", "subprocess", "datetime", "inspect", "contextlib")

@@ -118,3 +118,24 @@ def test_root_lifecycle(tmp_path: Path) -> None:
 def test_start_time_of_this_process_and_of_none() -> None:
     assert start_time(os.getpid()) is not None
     assert start_time(2**22 + 1) is None
+
+
+def test_a_frozen_cgroup_is_paused_whatever_else_holds(tmp_path: Path) -> None:
+    from dockyard.runtime.state import PAUSED, cgroup_frozen
+
+    assert derive_status(SAVED, False, True, alive_if(42, 1000), frozen=True) == PAUSED
+    assert derive_status(SAVED, False, False, alive_if(0, 0), frozen=True) == PAUSED
+    assert derive_status(None, False, False, alive_if(0, 0), frozen=True) == STOPPED
+    assert {(RUNNING, PAUSED), (PAUSED, RUNNING), (CREATED, PAUSED)} <= TRANSITIONS
+    freezer, unified = tmp_path / "freezer", tmp_path / "unified"
+    freezer.mkdir()
+    unified.mkdir()
+    (freezer / "freezer.state").write_text("FROZEN\n")
+    (unified / "cgroup.freeze").write_text("0\n")
+    assert cgroup_frozen({"freezer": str(freezer), "": str(unified)})
+    (freezer / "freezer.state").write_text("THAWED\n")
+    assert not cgroup_frozen({"freezer": str(freezer), "": str(unified)})
+    (unified / "cgroup.freeze").write_text("1\n")
+    assert cgroup_frozen({"": str(unified)})  # v2: the one directory
+    assert not cgroup_frozen({"": str(tmp_path / "gone")})
+    assert not cgroup_frozen({})

@@ -33,6 +33,7 @@ else:  # the Protocols only matter to the type checker; skip typing's import cos
     Protocol = object
 
 __all__ = [
+    "BlockIO",
     "CgroupHandle",
     "Cgroups",
     "Cpu",
@@ -65,6 +66,24 @@ class Cpu(Record):
     realtime_period: int | None = None
     cpus: str = ""
     mems: str = ""
+    burst: int | None = None
+    """cpu.max.burst (v2), cpu.cfs_burst_us (v1): microseconds."""
+    idle: int | None = None
+    """cpu.idle (v2 only)."""
+
+
+class BlockIO(Record):
+    """``linux.resources.blockIO``: weights are v1's 10..1000 (v2's io.weight gets them
+    scaled, io.bfq.weight as they are); devices are (major, minor, value)."""
+
+    weight: int | None = None
+    leaf_weight: int | None = None
+    weight_device: tuple[tuple[int, int, int | None, int | None], ...] = ()
+    """(major, minor, weight, leaf weight)."""
+    read_bps: tuple[tuple[int, int, int], ...] = ()
+    write_bps: tuple[tuple[int, int, int], ...] = ()
+    read_iops: tuple[tuple[int, int, int], ...] = ()
+    write_iops: tuple[tuple[int, int, int], ...] = ()
 
 
 class Resources(Record):
@@ -80,6 +99,9 @@ class Resources(Record):
     pids_limit: int | None = None
     devices: tuple[DeviceRule, ...] = ()
     unified: tuple[tuple[str, str], ...] = ()
+    block_io: BlockIO | None = None
+    hugepage_limits: tuple[tuple[str, int], ...] = ()
+    """(page size as the cgroup files name it, "2MB"; bytes)."""
 
 
 class CgroupHandle(Protocol):

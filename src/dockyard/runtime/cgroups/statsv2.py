@@ -89,7 +89,7 @@ def _hugetlb(directory: str, sizes: tuple[str, ...]) -> dict[str, tuple[int, int
     out = {}
     for size in sizes:
         if read_text(directory, f"hugetlb.{size}.current") is None:
-            break  # no hugetlb controller here
+            continue  # no hugetlb controller here, or not this size
         failed = key_values(read_text(directory, f"hugetlb.{size}.events")).get("max", 0)
         out[size] = (read_uint(directory, f"hugetlb.{size}.current"), 0, failed)
     return out

@@ -21,7 +21,7 @@ import os
 import posixpath
 
 from dockyard.errors import DockyardError, Internal, InvalidArgument, SystemCallError, Unsupported
-from dockyard.runtime.cgroups import Cpu, Memory, Resources, fs, inner_path
+from dockyard.runtime.cgroups import Cpu, Memory, Resources, fs, inner_path, io
 from dockyard.runtime.devices import Emulator
 
 TYPE_CHECKING = False
@@ -206,6 +206,11 @@ class V1Cgroup:
         if resources.pids_limit and "pids" in paths:
             limit = str(resources.pids_limit) if resources.pids_limit > 0 else "max"
             fs.write(paths["pids"], "pids.max", limit, self._warnings)
+        if resources.block_io is not None and "blkio" in paths:
+            io.set_blkio_v1(paths["blkio"], resources.block_io, self._warnings)
+        if resources.hugepage_limits and "hugetlb" in paths:
+            io.set_hugetlb(paths["hugetlb"], resources.hugepage_limits, "limit_in_bytes",
+                           self._warnings)
         if resources.unified:
             raise InvalidArgument("linux.resources.unified: needs cgroup v2")
 
@@ -308,6 +313,8 @@ def _set_cpu(directory: str, cpu: Cpu, warnings: list[str]) -> None:
         fs.write(directory, "cpu.cfs_quota_us", str(cpu.quota), warnings)
         if period:
             fs.write(directory, "cpu.cfs_period_us", period, warnings)
+    if cpu.burst is not None:
+        fs.write(directory, "cpu.cfs_burst_us", str(cpu.burst), warnings)
     if cpu.realtime_period:
         fs.write(directory, "cpu.rt_period_us", str(cpu.realtime_period), warnings)
     if cpu.realtime_runtime:

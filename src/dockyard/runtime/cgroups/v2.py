@@ -10,6 +10,24 @@
 A non-empty cgroupsPath is taken from the root (absolute or not, as runc's fs2 does); an empty
 one becomes a sibling of the runtime's own cgroup (its parent, which holds no task, can enable
 controllers). Device rules need an eBPF program on v2; they are reported, not enforced.
+
+What the spec's values become (runc's fs2, in its order):
+
+=============================  ===============================================================
+pids.limit                     pids.max (-1: "max")
+memory limit, swap,            memory.max; memory.swap.max = swap - limit (swap is v1's
+reservation                    memory+swap; equal: "0"; limit -1 with no swap: "max");
+                               memory.low
+blockIO                        io.weight (scaled) or io.bfq.weight, io.max (``io.py``)
+cpu shares, quota/period,      cpu.weight (shares scaled), cpu.max "quota|max period" (period
+burst, idle                    100000 unless given), cpu.max.burst, cpu.idle
+cpus, mems                     cpuset.cpus, cpuset.mems
+hugepageLimits                 hugetlb.<size>.max
+unified                        each file as given, last (so it wins): memory.high, io.weight,
+                               ...; a file of a controller this cgroup lacks is an error
+=============================  ===============================================================
+
+Any other missing control file is a warning (a controller the parent does not delegate).
 """
 
 from __future__ import annotations
@@ -18,7 +36,7 @@ import os
 import posixpath
 
 from dockyard.errors import InvalidArgument
-from dockyard.runtime.cgroups import Cpu, Memory, Resources, clean_path, fs
+from dockyard.runtime.cgroups import Cpu, Memory, Resources, clean_path, fs, io
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,6 +51,8 @@ def cpu_weight(shares: int) -> int:
 
 def swap_max(swap: int, limit: int) -> int:
     """v1's memory+swap to v2's swap alone (runc's ConvertMemorySwapToCgroupV2Value)."""
+    if limit == -1 and swap == 0:  # unlimited memory asks for unlimited swap too
+        return -1
     if swap in (0, -1):
         return swap
     if limit in (0, -1):
@@ -137,21 +157,24 @@ class V2Cgroup:
 
     def update(self, resources: Resources) -> None:
         directory, warnings = self._directory, self._warnings
-        if resources.memory is not None:
-            _set_memory(directory, resources.memory, warnings)
-        if resources.cpu is not None:
-            _set_cpu(directory, resources.cpu, warnings)
         if resources.pids_limit:
             limit = str(resources.pids_limit) if resources.pids_limit > 0 else "max"
             fs.write(directory, "pids.max", limit, warnings)
+        if resources.memory is not None:
+            _set_memory(directory, resources.memory, warnings)
+        if resources.block_io is not None:
+            io.set_io_v2(directory, resources.block_io, warnings)
+        if resources.cpu is not None:
+            _set_cpu(directory, resources.cpu, warnings)
         if resources.devices:
             message = f"cgroup v2 {directory}: device rules need eBPF and are not enforced"
             fs.warn(message)
             warnings.append(message)
+        if resources.cpu is not None:
+            _set_cpuset(directory, resources.cpu, warnings)
+        io.set_hugetlb(directory, resources.hugepage_limits, "max", warnings)
         for name, value in resources.unified:
-            if "/" in name or name.startswith("."):
-                raise InvalidArgument(f"linux.resources.unified: invalid file name {name!r}")
-            fs.write(directory, name, value, warnings)
+            _set_unified(directory, name, value)
 
     def freeze(self) -> None:
         self._freeze("1")
@@ -177,7 +200,7 @@ def _limit(value: int) -> str:
 def _set_memory(directory: str, memory: Memory, warnings: list[str]) -> None:
     limit = memory.limit or 0
     swap = swap_max(memory.swap or 0, limit)
-    if swap:
+    if swap or (memory.swap or 0) > 0:  # swap == limit: no swap at all ("0")
         fs.write(directory, "memory.swap.max", _limit(swap), warnings)
     if limit:
         fs.write(directory, "memory.max", _limit(limit), warnings)
@@ -192,10 +215,31 @@ def _set_cpu(directory: str, cpu: Cpu, warnings: list[str]) -> None:
         fs.write(directory, "cpu.weight", str(cpu_weight(cpu.shares)), warnings)
     if cpu.quota or cpu.period:
         value = str(cpu.quota) if cpu.quota and cpu.quota > 0 else "max"
-        if cpu.period:
-            value += f" {cpu.period}"
-        fs.write(directory, "cpu.max", value, warnings)
+        fs.write(directory, "cpu.max", f"{value} {cpu.period or 100000}", warnings)
+    if cpu.burst is not None:
+        fs.write(directory, "cpu.max.burst", str(cpu.burst), warnings)
+    if cpu.idle is not None:
+        fs.write(directory, "cpu.idle", str(cpu.idle), warnings)
+
+
+def _set_cpuset(directory: str, cpu: Cpu, warnings: list[str]) -> None:
     if cpu.cpus:
         fs.write(directory, "cpuset.cpus", cpu.cpus, warnings)
     if cpu.mems:
         fs.write(directory, "cpuset.mems", cpu.mems, warnings)
+
+
+def _set_unified(directory: str, name: str, value: str) -> None:
+    """One ``linux.resources.unified`` file (runc's setUnified): it must be a file name of
+    the form CONTROLLER.PARAMETER, and a controller this cgroup lacks is an error."""
+    where = f"linux.resources.unified[{name!r}]"
+    controller, dot, _ = name.partition(".")
+    if "/" in name or not dot or not controller:
+        raise InvalidArgument(f"{where}: want a file name of the form CONTROLLER.PARAMETER")
+    if not os.path.exists(os.path.join(directory, name)):
+        offered = fs.read(directory, "cgroup.controllers").split()
+        if controller != "cgroup" and controller not in offered:
+            raise InvalidArgument(f"{where}: controller {controller!r} is not available in "
+                                  f"{directory} (it has: {' '.join(offered) or 'none'})")
+        raise InvalidArgument(f"{where}: {directory}/{name} does not exist")
+    fs.write(directory, name, value, [])
