@@ -255,3 +255,45 @@ def test_dockyard_build_and_reproducible_images(shared: Daemon, tmp_path: Path) 
 
 def test_daemon_binary_exists() -> None:
     assert DOCKYARDD.exists()
+
+
+def test_a_killed_daemon_leaves_nothing_of_its_build(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    import signal
+    import time
+
+    workdir = tmp_path / "daemon"
+    workdir.mkdir()
+    marker = f"sleep {1000 + os.getpid() % 1000}"
+    root = context(tmp_path, {"Dockerfile": f"FROM busybox\nCOPY a /a\nRUN {marker}\n",
+                              "a": "a"})
+    daemon = start_daemon(workdir)
+    try:
+        assert docker(daemon, "import", "--change", 'CMD ["sh"]', "-", "busybox",
+                      stdin=busybox_tar())[0] == 0
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+               "DOCKER_HOST": daemon.host, "DOCKER_CONFIG": str(tmp_path / "dc")}
+        client = subprocess.Popen(["/usr/local/bin/docker", "build", str(root)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while marker.encode() not in subprocess.run(["ps", "-eo", "args"], capture_output=True,
+                                                    check=True).stdout:
+            assert time.monotonic() < deadline, "the RUN step never started"
+            time.sleep(0.1)
+        daemon.process.send_signal(signal.SIGKILL)
+        daemon.process.wait()
+        client.wait(timeout=30)
+        daemon = start_daemon(workdir)
+        mounts = Path("/proc/self/mounts").read_text()
+        assert str(workdir) not in mounts
+        assert marker.encode() not in subprocess.run(["ps", "-eo", "args"],
+                                                     capture_output=True, check=True).stdout
+        assert list((workdir / "data" / "build" / "tmp").iterdir()) == []
+        assert list((workdir / "exec" / "build").iterdir()) == []
+        (root / "Dockerfile").write_text("FROM busybox\nCOPY a /a\nRUN true\n")
+        code, out, _ = docker(daemon, "build", str(root))  # the COPY step was cached
+        assert code == 0 and " ---> Using cache" in out
+    finally:
+        stop(daemon.process)
+        _unmount_under(workdir)

@@ -96,6 +96,7 @@ class Builder:
                     remove_tree(str(child))
                 else:
                     child.unlink()
+        self.layers.remove_leftovers()
 
     def build(self, context: BinaryIO | IO[bytes] | None, options: BuildOptions, emit: Emit,
               cancel: threading.Event | None = None, *,

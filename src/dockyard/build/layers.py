@@ -124,6 +124,19 @@ class Layers:
             with suppress(OSError):
                 target.rmdir()
 
+    def remove_leftovers(self) -> None:
+        """Remove the snapshots of builds a crash interrupted (once nothing has them mounted),
+        children first."""
+        infos = [i for i in self.snapshotter.walk()
+                 if i.labels.get(LABEL, "").startswith("build")]
+        for info in sorted(infos, key=lambda i: i.name.count("-"), reverse=True):
+            try:
+                self.snapshotter.remove(info.name)
+                log.info("removed snapshot %s of an interrupted build", info.name)
+            except DockyardError as exc:
+                log.warning("cannot remove snapshot %s of an interrupted build: %s",
+                            info.name, exc)
+
     def commit(self, scratch: Scratch, diff_ids: tuple[Digest, ...],
                epoch: int | None) -> LayerBlob | None:
         """Turn the step's changes into a layer on ``diff_ids`` (the parent's layers): the blob

@@ -70,13 +70,19 @@ class RuntimeExecutor:
         self.runtime = list(runtime)
 
     def recover(self) -> None:
-        """Remove the bundles of steps a crash interrupted (unmounting their rootfs)."""
+        """After a crash: kill and delete the containers of interrupted steps, unmount their
+        root filesystems, remove their bundles."""
         if not self.root.is_dir():
             return
         for bundle in self.root.iterdir():
+            with suppress(subprocess.SubprocessError, OSError):
+                self._delete(bundle.name)
             with suppress(DockyardError, OSError):
                 unmount(str(bundle / "rootfs"), self.sys)
-            shutil.rmtree(bundle, ignore_errors=True)
+            with suppress(OSError):
+                (bundle / "rootfs").rmdir()
+            if not (bundle / "rootfs").exists():
+                shutil.rmtree(bundle, ignore_errors=True)
 
     def run(self, rootfs: Sequence[Mount], process: ProcessSpec, stdout: Sink, stderr: Sink,
             cancel: threading.Event) -> int:
