@@ -163,14 +163,8 @@ def download(url: str, directory: Path, dest: str, checksum: str = "",
             name = UNNAMED
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / name
-        hasher = hashlib.sha256()
-        with open(path, "xb") as out:
-            while chunk := response.read(1 << 20):
-                hasher.update(chunk)
-                out.write(chunk)
-        os.chmod(path, 0o600)
+        digest = _save(response, path)
         modified = response.headers.get("Last-Modified")
-    digest = Digest.from_hasher(hasher)
     if expected is not None and digest != expected:
         raise DataCorrupt(f"digest mismatch {digest}: {expected}")
     if modified:
@@ -182,6 +176,17 @@ def download(url: str, directory: Path, dest: str, checksum: str = "",
         except (TypeError, ValueError, OverflowError):
             log.debug("ignoring Last-Modified %r of %s", modified, url)
     return Source(str(path), name, False, f"file:{digest.encoded}", local=False)
+
+
+def _save(response: BinaryIO, path: Path) -> Digest:
+    """Write the download to ``path`` (mode 0600); its digest."""
+    hasher = hashlib.sha256()
+    with open(path, "xb") as out:
+        while chunk := response.read(1 << 20):
+            hasher.update(chunk)
+            out.write(chunk)
+    os.chmod(path, 0o600)
+    return Digest.from_hasher(hasher)
 
 
 def _filename(url_path: str, headers: email.message.Message) -> str:

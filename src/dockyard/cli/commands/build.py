@@ -139,19 +139,22 @@ def _registry_config(session: Session) -> str:
     return base64.urlsafe_b64encode(json.dumps(auths, separators=(",", ":")).encode()).decode()
 
 
-def run_build(session: Session, command: Command, parsed: Parsed) -> int:
+def _context(session: Session, parsed: Parsed) -> Any:
     from dockyard.cli.buildcontext import from_directory, from_stdin
 
     source, dockerfile = parsed.args[0], parsed.string("file")
     if source.startswith(("http://", "https://", "git@", "github.com/")):
         raise StatusError("unable to prepare context: remote contexts are not supported")
-    if source == "-":
-        if dockerfile == "-":
-            raise StatusError("invalid argument: can't use stdin for both build context and "
-                              "dockerfile")
-        context = from_stdin(session.stdin, dockerfile)
-    else:
-        context = from_directory(source, dockerfile, session.stdin)
+    if source != "-":
+        return from_directory(source, dockerfile, session.stdin)
+    if dockerfile == "-":
+        raise StatusError("invalid argument: can't use stdin for both build context and "
+                          "dockerfile")
+    return from_stdin(session.stdin, dockerfile)
+
+
+def run_build(session: Session, command: Command, parsed: Parsed) -> int:
+    context = _context(session, parsed)
     iidfile = parsed.string("iidfile")
     if iidfile and os.path.exists(iidfile):
         os.remove(iidfile)
