@@ -50,10 +50,12 @@ def busybox_tar() -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuildService]:
+@pytest.fixture(scope="module", params=["overlayfs", "native"])
+def service(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuildService]:
+    """A data root with the busybox image, on each snapshotter."""
     top = tmp_path_factory.mktemp("build-golden")
-    root = DataRoot(top / "root", real())
+    root = DataRoot(top / "root", real(), snapshotter=request.param)
     try:
         root.importer.import_rootfs(io.BytesIO(busybox_tar()), "docker.io/library/busybox:latest",
                                     config=ContainerConfig(cmd=("sh",)))
