@@ -23,7 +23,7 @@ from dockyard.containers import ocispec
 from dockyard.containers.config import _strings
 from dockyard.containers.monitor import ExitStatus, Sockets
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
-from dockyard.services.container_io import _pump, _read_client
+from dockyard.services.container_io import _pump, _read_client, parse_detach_keys
 from dockyard.services.containers import ContainerService, Stream, start_error
 
 log = logging.getLogger(__name__)
@@ -164,8 +164,10 @@ class ExecService:
         flags = ("i" if record.attach_stdin else "") + ("o" if record.attach_stdout else "") + \
             ("e" if record.attach_stderr else "")
         queue: asyncio.Queue[bytes] = asyncio.Queue()
+        escape = parse_detach_keys(record.detach_keys) if record.tty else b""
         reader_task = asyncio.ensure_future(_read_client(stream, queue,
-                                                         keep=record.attach_stdin))
+                                                         keep=record.attach_stdin,
+                                                         escape=escape))
         try:
             try:
                 reader, writer = await self.sockets.connect(record.id, f"attach {flags}")

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 
 from dockyard.containers import logs as logfiles
 from dockyard.containers.record import Container
-from dockyard.errors import Conflict, DockyardError, Unsupported
+from dockyard.errors import Conflict, DockyardError, InvalidArgument, Unsupported
 from dockyard.services.container_waits import PendingAttach
 from dockyard.services.containers import ContainerService, Stream
 
@@ -40,16 +40,18 @@ class ContainerIO:
     # -- attach --------------------------------------------------------------------------------
 
     async def attach(self, ref: str, stream: Stream, *, stdin: bool, stdout: bool,
-                     stderr: bool, logs: bool = False) -> None:
+                     stderr: bool, logs: bool = False, detach_keys: str | None = None) -> None:
         service = self.service
         container = service.get(ref)
         stdin = stdin and container.config.open_stdin
+        escape = parse_detach_keys(detach_keys) if stdin and container.config.tty else b""
         flags = ("i" if stdin else "") + ("o" if stdout else "") + ("e" if stderr else "")
         if logs:
             async for chunk in self.logs(ref, stdout=stdout, stderr=stderr, follow=False):
                 await stream.write(chunk)
         early: asyncio.Queue[bytes] = asyncio.Queue()
-        reader_task = asyncio.ensure_future(_read_client(stream, early, keep=stdin))
+        reader_task = asyncio.ensure_future(_read_client(stream, early, keep=stdin,
+                                                         escape=escape))
         try:
             connection = await self._connect(container, flags)
             if connection is None:
@@ -135,15 +137,65 @@ def _render(entry: logfiles.Entry, tty: bool, timestamps: bool) -> bytes:
     return data if tty else frame(STREAMS.get(entry.stream, 1), data)
 
 
-async def _read_client(stream: Stream, queue: asyncio.Queue[bytes], *, keep: bool) -> None:
-    """Read the client's input until it half-closes; queue it when it is stdin."""
+DETACHED = b"\0detached"
+
+
+async def _read_client(stream: Stream, queue: asyncio.Queue[bytes], *, keep: bool,
+                       escape: bytes = b"") -> None:
+    """Read the client's input until it half-closes; queue it when it is stdin. With an
+    ``escape`` sequence (detach keys, a tty's stdin) seeing it ends the attach instead."""
+    held = b""
     try:
         while data := await stream.read():
-            if keep:
-                queue.put_nowait(data)
+            if not keep:
+                continue
+            if escape:
+                data, held, detached = _scan(held + data, escape)
+                if data:
+                    queue.put_nowait(data)
+                if detached:
+                    queue.put_nowait(DETACHED)
+                    return
+                continue
+            queue.put_nowait(data)
     except ConnectionError:
         pass
+    if held:
+        queue.put_nowait(held)
     queue.put_nowait(b"")
+
+
+def _scan(data: bytes, escape: bytes) -> tuple[bytes, bytes, bool]:
+    """(what to forward, a prefix of ``escape`` held back, whether the keys were typed)."""
+    index = data.find(escape)
+    if index >= 0:
+        return data[:index], b"", True
+    for size in range(min(len(escape) - 1, len(data)), 0, -1):
+        if data.endswith(escape[:size]):
+            return data[:-size], data[-size:], False
+    return data, b"", False
+
+
+def parse_detach_keys(text: str | None) -> bytes:
+    """docker's ``--detach-keys``: ``ctrl-p,ctrl-q`` (the default), letters, ``ctrl-@`` ..."""
+    if text is None or text == "":
+        text = "ctrl-p,ctrl-q"
+    keys = bytearray()
+    for item in text.split(","):
+        key = item.strip()
+        if len(key) == 1:
+            keys.append(ord(key))
+        elif key.lower().startswith("ctrl-") and len(key) == 6:
+            char = key[5].lower()
+            if "a" <= char <= "z":
+                keys.append(ord(char) - ord("a") + 1)
+            elif char in "@[\\]^_":
+                keys.append({"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}[char])
+            else:
+                raise InvalidArgument(f"Unknown character: '{key}'")
+        else:
+            raise InvalidArgument(f"Unknown character: '{key}'")
+    return bytes(keys)
 
 
 async def _pump(connection: tuple[asyncio.StreamReader, asyncio.StreamWriter], stream: Stream,
@@ -152,6 +204,9 @@ async def _pump(connection: tuple[asyncio.StreamReader, asyncio.StreamWriter], s
 
     async def to_monitor() -> None:
         while data := await queue.get():
+            if data == DETACHED:  # the client detached: the attach ends, the process goes on
+                writer.close()
+                return
             writer.write(data)
             await writer.drain()
         if stdin and writer.can_write_eof():
@@ -161,7 +216,7 @@ async def _pump(connection: tuple[asyncio.StreamReader, asyncio.StreamWriter], s
     try:
         while data := await reader.read(1 << 16):
             await stream.write(data)
-    except ConnectionError:
+    except (ConnectionError, ValueError):  # ValueError: the feeder closed on a detach
         pass
     finally:
         if feeder is not None:

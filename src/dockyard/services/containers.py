@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -442,8 +443,21 @@ class ContainerService:
                 await self._adopt(container)
             elif container.state.status == "removing":
                 await self._remove(container, self.live(container.id))
+            else:  # a crash between an exit and its cleanup leaves mounts and pins
+                await asyncio.to_thread(self.bundles.cleanup, container)
+        await asyncio.to_thread(self._forget_execs)
         log.info("recovered %d containers (%d running)", len(records),
                  sum(1 for c in self._containers.values() if c.state.running))
+
+    def _forget_execs(self) -> None:
+        """Exec records die with the daemon: remove the files of execs whose monitors are
+        gone (a still running exec keeps its monitor, which removes nothing itself)."""
+        root = self.bundles.root.parent / "execs"
+        if not root.is_dir():
+            return
+        for directory in root.iterdir():
+            if not (directory / "monitor.sock").exists() or (directory / "exit").exists():
+                shutil.rmtree(directory, ignore_errors=True)
 
     async def _adopt(self, container: Container) -> None:
         live = self.live(container.id)

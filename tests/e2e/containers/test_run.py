@@ -166,3 +166,29 @@ def _wait_for(condition, timeout: float = 15.0) -> None:  # type: ignore[no-unty
         if time.monotonic() > deadline:
             raise AssertionError("timed out")
         time.sleep(0.05)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_detach_keys_and_attach(engine: Daemon, cli: CLI) -> None:
+    """ctrl-p ctrl-q leaves `docker run -it` with the container running; `docker attach`
+    reaches the same shell, whose exit code the CLI then returns."""
+    session = f"dy-e2e-{engine.process.pid}"
+    env = f"DOCKER_HOST={engine.host} DOCKER_CONFIG={engine.workdir}/docker-config"
+    first, second = engine.workdir / "rc1", engine.workdir / "rc2"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "90", "-y", "25",
+                    f"{env} docker run -it --name det busybox sh; echo rc=$? > {first}; "
+                    f"{env} docker attach det; echo rc=$? > {second}; sleep 30"], check=True)
+    try:
+        _wait_for(lambda: "/ #" in _pane(session))
+        subprocess.run(["tmux", "send-keys", "-t", session, "C-p", "C-q"], check=True)
+        _wait_for(first.exists)
+        assert first.read_text() == "rc=0\n"
+        assert cli("inspect", "-f", "{{.State.Running}}", "det") == (0, "true\n", "")
+        time.sleep(0.5)
+        subprocess.run(["tmux", "send-keys", "-t", session, "echo again; exit 9", "Enter"],
+                       check=True)
+        _wait_for(second.exists)
+        assert second.read_text() == "rc=9\n"
+        assert "again" in _pane(session)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)

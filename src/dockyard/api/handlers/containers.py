@@ -27,7 +27,7 @@ from dockyard.api.router import Route
 from dockyard.errors import Conflict, InvalidArgument, NotModified
 from dockyard.services import container_views as views
 from dockyard.services.container_exec import ExecService
-from dockyard.services.container_io import ContainerIO
+from dockyard.services.container_io import ContainerIO, parse_detach_keys
 from dockyard.services.container_waits import WaitResult
 from dockyard.services.containers import ContainerService
 
@@ -114,6 +114,7 @@ def _streams(services: HasContainers) -> list[Route]:
     async def attach(request: Request) -> Response:
         name = request.params["name"]
         containers.get(name)  # a missing container is a 404, before the upgrade
+        parse_detach_keys(request.arg("detachKeys"))  # and a bad key is a 400
 
         async def run(upgraded: Upgraded) -> None:
             if not request.flag("stream"):
@@ -123,7 +124,7 @@ def _streams(services: HasContainers) -> list[Route]:
                 return
             await io.attach(name, upgraded, stdin=request.flag("stdin"),
                             stdout=request.flag("stdout"), stderr=request.flag("stderr"),
-                            logs=request.flag("logs"))
+                            logs=request.flag("logs"), detach_keys=request.arg("detachKeys"))
 
         return Hijack(on_upgrade=run)
 

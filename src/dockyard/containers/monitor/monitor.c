@@ -317,10 +317,8 @@ static void read_stream(struct stream *s) {
 }
 
 static void close_stdin(void) {
-    if (tty) {
-        stdin_open = 0;
-        return;
-    }
+    if (tty)
+        return;  /* a terminal has no end of input to give; a later attach may type again */
     if (stdin_fd >= 0) close(stdin_fd);
     stdin_fd = -1;
     stdin_buf.len = 0;
