@@ -23,6 +23,7 @@ import lzma
 import os
 import posixpath
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -33,6 +34,7 @@ from dockyard.build.fsops import scoped as resolve_in
 from dockyard.build.sources import Source
 from dockyard.errors import DataCorrupt, InvalidArgument, NotFound, Unavailable
 from dockyard.oci.digest import Digest
+from dockyard.oci.dockerignore import PatternMatcher
 
 if TYPE_CHECKING:
     import email.message
@@ -52,30 +54,54 @@ def destination(workdir: str, dest: str) -> str:
     return joined + "/" if dest.endswith("/") and joined != "/" else joined
 
 
-def copy_sources(root: str, dest: str, sources: Sequence[Source], *, owner: Owner | None,
-                 mode: int | None = None, unpack: bool = False) -> None:
-    """Copy ``sources`` to ``dest`` (absolute) inside the filesystem mounted at ``root``;
-    ``owner`` None keeps the sources' owners (COPY --from without --chown)."""
+@dataclass(frozen=True, slots=True)
+class CopyOptions:
+    """How sources are copied: the owner (None keeps the sources'), ``--chmod``, whether ADD
+    unpacks archives, ``--exclude`` patterns and ``--parents`` (keep each source's path)."""
+
+    owner: Owner | None = ROOT
+    mode: int | None = None
+    unpack: bool = False
+    excludes: tuple[str, ...] = ()
+    parents: bool = False
+
+
+def copy_sources(root: str, dest: str, sources: Sequence[Source],
+                 options: CopyOptions) -> None:
+    """Copy ``sources`` to ``dest`` (absolute) inside the filesystem mounted at ``root``."""
+    matcher = PatternMatcher(options.excludes) if options.excludes else None
     for source in sources:
-        rel = resolve_in(root, dest)
-        target = host_path(root, rel)
-        if source.is_dir:
-            existed = is_dir(target)
-            mkdir_all(root, rel, ROOT)
-            TreeCopy(owner, mode).copy(source.path, target)
-            if owner is not None and not existed:
-                os.lchown(target, owner.uid, owner.gid)
-        elif unpack and source.local and is_archive(source.path):
-            mkdir_all(root, rel, ROOT)
-            with open(source.path, "rb") as stream:
-                apply_layer(_decompressed(stream), Path(target), whiteouts="copy",
-                            name=source.name, threads=0)
-        else:
-            if dest.endswith("/") or is_dir(target):
-                rel = f"{rel}/{posixpath.basename(source.name.rstrip('/'))}".lstrip("/")
-                target = host_path(root, rel)
-            mkdir_all(root, posixpath.dirname(rel), owner or ROOT)
-            copy_file(source.path, target, owner, mode)
+        if matcher is not None and matcher.matches(source.name.strip("/")):
+            continue
+        where = dest
+        if options.parents and posixpath.dirname(source.name.strip("/")):
+            where = posixpath.join(dest, posixpath.dirname(source.name.strip("/"))) + "/"
+        _copy_one(root, where, source, options, matcher)
+
+
+def _copy_one(root: str, dest: str, source: Source, options: CopyOptions,
+              matcher: PatternMatcher | None) -> None:
+    owner = options.owner
+    rel = resolve_in(root, dest)
+    target = host_path(root, rel)
+    if source.is_dir:
+        existed = is_dir(target)
+        mkdir_all(root, rel, ROOT)
+        keep = None if matcher is None else (lambda path: not matcher.matches(path))
+        TreeCopy(owner, options.mode, keep).copy(source.path, target)
+        if owner is not None and not existed:
+            os.lchown(target, owner.uid, owner.gid)
+    elif options.unpack and source.local and is_archive(source.path):
+        mkdir_all(root, rel, ROOT)
+        with open(source.path, "rb") as stream:
+            apply_layer(_decompressed(stream), Path(target), whiteouts="copy",
+                        name=source.name, threads=0)
+    else:
+        if dest.endswith("/") or is_dir(target):
+            rel = f"{rel}/{posixpath.basename(source.name.rstrip('/'))}".lstrip("/")
+            target = host_path(root, rel)
+        mkdir_all(root, posixpath.dirname(rel), owner or ROOT)
+        copy_file(source.path, target, owner, options.mode)
 
 
 def _magic(head: bytes) -> str:

@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 
 from dockyard.build.cache import Entry, step_key
-from dockyard.build.copying import copy_sources, destination, download, is_url
+from dockyard.build.copying import CopyOptions, copy_sources, destination, download, is_url
 from dockyard.build.dockerfile import Stage, parse_trigger
 from dockyard.build.errors import DockerfileError
 from dockyard.build.expand import Expander
@@ -385,8 +385,10 @@ class StageBuilder:
                     owner = parse_chown(root, instruction.chown)
                 elif isinstance(instruction, Copy) and instruction.from_:
                     owner = None
-                copy_sources(root, target, sources, owner=owner, mode=mode,
-                             unpack=isinstance(instruction, Add))
+                unpack = isinstance(instruction, Add) and instruction.unpack is not False
+                parents = isinstance(instruction, Copy) and instruction.parents
+                copy_sources(root, target, sources, CopyOptions(
+                    owner, mode, unpack, instruction.excludes, parents))
             blob = self.job.layers.commit(scratch, state.config.diff_ids, self.job.options.epoch)
         command = nop_command(state.run, comment, True)
         step = Step(command, state.run, blob.diff_id if blob else None, state.author, "",

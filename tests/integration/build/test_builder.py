@@ -265,3 +265,39 @@ def test_gc_keeps_the_cache_until_prune(service: BuildService) -> None:
     assert (len(report["CachesDeleted"]), report["SpaceReclaimed"]) == (1, size)
     assert service.usage() == ([], 0)
     assert not service.root.content.exists(blob)
+
+
+def test_buildkit_dockerfile_features(service: BuildService) -> None:
+    files: dict[str, str | bytes] = {
+        "Dockerfile": (
+            "FROM busybox\n"
+            "COPY <<EOF /etc/greeting\nhello $NAME\nEOF\n"
+            "ARG NAME=world\n"
+            "COPY <<-'EOT' /raw\n\tkept $NAME\n\tEOT\n"
+            "RUN <<EOF\necho one > /one\necho two > /two\nEOF\n"
+            "RUN cat <<EOF > /piped\npiped $NAME\nEOF\n"
+            "COPY --chmod=0700 tool.sh /tool.sh\n"
+            "COPY --exclude=*.md docs /docs\n"
+            "COPY --parents a/b/c.txt /tree/\n"
+            "COPY --from=busybox /etc/passwd /from-image\n"),
+        "tool.sh": "#!/bin/sh\n", "docs/a.md": "m", "docs/b.txt": "t", "a/b/c.txt": "c"}
+    image, _ = build(service, files)
+    assert read(service, image, "/etc/greeting") == b"hello \n"
+    assert read(service, image, "/raw") == b"kept $NAME\n"
+    assert (read(service, image, "/one"), read(service, image, "/two")) == (b"one\n", b"two\n")
+    assert read(service, image, "/piped") == b"piped world\n"
+    assert read(service, image, "/docs/b.txt") == b"t"
+    with pytest.raises(KeyError):
+        read(service, image, "/docs/a.md")
+    assert read(service, image, "/tree/a/b/c.txt") == b"c"
+    assert read(service, image, "/from-image").startswith(b"root:x:0:0:")
+    from dockyard.images.resolve import resolve_manifest
+
+    record = service.images.get(image).records[0]
+    _, manifest = resolve_manifest(service.root.content, record.target)
+    modes = {}
+    for layer in manifest.layers:
+        with tarfile.open(fileobj=io.BytesIO(service.root.content.read_bytes(layer.digest))) \
+                as tar:
+            modes.update({m.name: m.mode for m in tar.getmembers()})
+    assert oct(modes["tool.sh"]) == "0o700"
