@@ -217,7 +217,7 @@ def test_cache_survives_a_restart_and_prune_drops_it(tmp_path: Path) -> None:
         assert again.split()[-1] == first.split()[-1]
         df = docker(daemon, "system", "df")[1]
         assert re.search(r"^Build Cache\s+2\s+0\s", df, re.MULTILINE), df
-        code, out, _ = docker(daemon, "builder", "prune", "-f")
+        code, out, _ = docker(daemon, "builder", "prune", "-af")
         assert code == 0 and "Total reclaimed space" in out
         assert re.search(r"^Build Cache\s+0\s+0\s", docker(daemon, "system", "df")[1],
                          re.MULTILINE)

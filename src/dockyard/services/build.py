@@ -219,7 +219,8 @@ class BuildService:
     def prune(self, *, all_entries: bool = False, keep_storage: int = 0,
               filters: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
         """``POST /build/prune``: drop cache entries (the oldest used first when keeping
-        ``keep_storage`` bytes), then collect the layers nothing else holds."""
+        ``keep_storage`` bytes), then collect the layers nothing else holds. Without
+        ``all_entries``, entries whose layer an image uses too (it frees nothing) stay."""
         filters = filters or {}
         unknown = set(filters) - {"until", "unused-for", "id", "parent", "type", "description",
                                   "inuse", "shared", "private"}
@@ -227,7 +228,8 @@ class BuildService:
             raise InvalidArgument(f"Invalid filter '{sorted(unknown)[0]}'")
         shared = self._image_chains()
         entries = sorted(self.builder.cache.entries(), key=lambda e: (e.last_used, e.key))
-        doomed = [e for e in entries if _selected(e, filters, self.clock())]
+        doomed = [e for e in entries if _selected(e, filters, self.clock())
+                  and (all_entries or not (e.size and e.chain in shared))]
         if keep_storage:
             doomed = _beyond(doomed, entries, keep_storage)
         self.builder.cache.delete(e.key for e in doomed)
