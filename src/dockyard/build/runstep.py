@@ -50,7 +50,8 @@ def run_step(builder: StageBuilder, run: Run) -> None:
     cmd = command(run, config)
     args = build_arg_env(builder.args.values(), config.env)
     saved = (*recorded(args, builder.declared), *cmd)
-    key = builder.key(run, args=tuple(sorted(args)))
+    network = _network(builder.job.options.network, run.network)
+    key = builder.key(run, args=tuple(sorted(args)), extra=f"network={network}")
     if builder.probe(key):
         return
     cid = container_id()
@@ -60,7 +61,7 @@ def run_step(builder: StageBuilder, run: Run) -> None:
         mounts = [_mount(builder, m, stack) for m in run.mounts]
         spec = ProcessSpec(
             args=cmd, env=(*config.env, *args), user=config.user,
-            cwd=config.working_dir or "/", network=_network(job.options.network, run.network),
+            cwd=config.working_dir or "/", network=network,
             hostname=cid[:12], mounts=tuple(m for m in mounts if m is not None),
         )
         code = job.executor.run(scratch.mounts, spec, builder.out.stdout, builder.out.stderr,

@@ -301,3 +301,16 @@ def test_buildkit_dockerfile_features(service: BuildService) -> None:
                 as tar:
             modes.update({m.name: m.mode for m in tar.getmembers()})
     assert oct(modes["tool.sh"]) == "0o700"
+
+
+def test_run_networks(service: BuildService) -> None:
+    files: dict[str, str | bytes] = {"Dockerfile": (
+        "FROM busybox\nRUN cat /proc/net/dev | wc -l > /host-lines\n"
+        "RUN --network=none cat /proc/net/dev | wc -l > /none-lines\n"
+        "RUN cat /etc/resolv.conf > /resolv\n")}
+    image, _ = build(service, files)
+    assert int(read(service, image, "/none-lines")) == 3  # two header lines and lo
+    assert int(read(service, image, "/host-lines")) > 3
+    assert read(service, image, "/resolv") == Path("/etc/resolv.conf").read_bytes()
+    none, _ = build(service, {"Dockerfile": files["Dockerfile"]}, network="none")
+    assert int(read(service, none, "/host-lines")) == 3
