@@ -20,6 +20,7 @@ that way is skipped, with a warning, when the daemon starts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -62,13 +63,28 @@ class ContainerStore:
             try:
                 found.append(Container.from_json(json.loads(path.read_bytes())))
             except FileNotFoundError:
-                log.warning("container directory %s has no record; ignored", entry)
+                continue  # see sweep
             except (ValueError, DataCorrupt) as exc:
                 log.warning("container record %s is unreadable (%s); ignored", path, exc)
         return found
 
+    def forget(self, container_id: str) -> None:
+        """Remove the record: from now on the container does not exist."""
+        with contextlib.suppress(FileNotFoundError):
+            (self.dir(container_id) / RECORD).unlink()
+
     def delete(self, container_id: str) -> None:
         shutil.rmtree(self.dir(container_id), ignore_errors=True)
+
+    def sweep(self) -> list[str]:
+        """Remove the directories that have no record (a removal cut short); their IDs.
+        Only the one writer calls this, when no create is under way."""
+        removed = []
+        for entry in self.root.iterdir():
+            if entry.is_dir() and not (entry / RECORD).exists():
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry.name)
+        return removed
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:

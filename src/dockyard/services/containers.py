@@ -108,6 +108,7 @@ class ContainerService:
         self._containers: dict[str, Container] = {}
         self._names: dict[str, str] = {}
         self._live: dict[str, Live] = {}
+        self._sweeping: set[asyncio.Future[None]] = set()
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -219,9 +220,11 @@ class ContainerService:
         self._containers[container.id] = container
         live.stopped.clear()
         live.watcher = asyncio.get_running_loop().create_task(self._watch(container.id))
-        await asyncio.to_thread(self.store.save, container)
+        saved = asyncio.to_thread(self.store.save, container)
         if attachers:
-            await self._connect_attachers(container.id, attachers)
+            await asyncio.gather(saved, self._connect_attachers(container.id, attachers))
+        else:
+            await saved
         self._emit("start", container)
 
     def _start_request(self, container: Container, bundle: Bundle, *, hold: bool) -> \
@@ -410,11 +413,14 @@ class ContainerService:
         if live.removing or container.id not in self._containers:
             return
         live.removing = True
-        try:
-            await asyncio.to_thread(self._remove_files, container)
+        try:  # unmounted and its record gone, it is removed; the rest is garbage (below)
+            await asyncio.to_thread(self._forget, container)
         except BaseException:
             live.removing = False
             raise
+        self._sweeping.add(asyncio.ensure_future(asyncio.to_thread(self._remove_files,
+                                                                  container)))
+        self._sweeping = {task for task in self._sweeping if not task.done()}
         self._containers.pop(container.id, None)
         if self._names.get(container.name) == container.id:
             del self._names[container.name]
@@ -424,8 +430,13 @@ class ContainerService:
         live.resolve(WaitResult(container.state.exit_code), removed=True)
         self._emit("destroy", container)
 
-    def _remove_files(self, container: Container) -> None:
+    def _forget(self, container: Container) -> None:
         self.bundles.cleanup(container)
+        self.store.forget(container.id)
+
+    def _remove_files(self, container: Container) -> None:
+        """After the waiters are answered: the snapshot and the directory (a crash before
+        this leaves a directory without a record, which the next start sweeps)."""
         self.bundles.remove_snapshot(container)
         self.store.delete(container.id)
 
@@ -435,6 +446,10 @@ class ContainerService:
         """Load the records; re-adopt running containers through their monitors, record the
         exits that happened while the daemon was down (their monitors left exit files)."""
         records = await asyncio.to_thread(self.store.load_all)
+        for leftover in await asyncio.to_thread(self.store.sweep):
+            log.info("removing the rest of container %s (no record)", leftover[:12])
+            with contextlib.suppress(DockyardError):
+                await asyncio.to_thread(self.bundles.snapshotter.remove, leftover)
         for container in records:
             self._containers[container.id] = container
             self._names[container.name] = container.id
@@ -479,6 +494,8 @@ class ContainerService:
 
     async def close(self) -> None:
         """Stop watching (containers keep running; the next daemon re-adopts them)."""
+        if self._sweeping:
+            await asyncio.wait(self._sweeping)
         for live in list(self._live.values()):
             if live.watcher is not None:
                 live.watcher.cancel()
