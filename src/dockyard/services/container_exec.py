@@ -126,10 +126,10 @@ class ExecService:
                 "tty": record.tty, "stdin": record.attach_stdin and attached,
                 "stdin_once": True, "hold": attached})
         except DockyardError as exc:
-            record.exit_code = 126 if "permission denied" in str(exc) else 127
+            record.exit_code = 126  # dockerd: an exec that cannot start exits 126
             record.done.set()
             shutil.rmtree(directory, ignore_errors=True)
-            raise start_error(exc) from exc
+            raise start_error(exc, "exec") from exc
         record.pid = int(reply["pid"])
         record.running = True
         self.containers._emit("exec_start", container, execID=record.id,

@@ -502,14 +502,16 @@ class ContainerService:
         self.sockets.close()
 
 
-def start_error(exc: DockyardError) -> DockyardError:
-    """dockerd's wording of a start that the runtime refused (the CLI picks its exit code
-    from "executable file not found", "no such file or directory", "permission denied")."""
+def start_error(exc: DockyardError, verb: str = "create") -> DockyardError:
+    """dockerd's wording of a start (or exec) the runtime refused (the CLI picks its exit
+    code from "executable file not found", "no such file or directory", "permission
+    denied")."""
     message = str(exc)
     if message.startswith("OCI runtime"):
         return exc
-    return InvalidArgument(f"OCI runtime create failed: unable to start container process: "
-                           f"{message}: unknown")
+    prefix = "exec failed: " if verb == "exec" else ""
+    return InvalidArgument(f"OCI runtime {verb} failed: {prefix}unable to start container "
+                           f"process: {message}: unknown")
 
 
 def start_exit_code(message: str) -> int:

@@ -60,6 +60,9 @@ def test_detached_lifecycle(cli: CLI) -> None:
     assert cli("exec", "-e", "FOO=bar", "-w", "/tmp", "-u", "65534", "web", "sh", "-c",
                "echo $FOO $(pwd) $(id -u)") == (0, "bar /tmp 65534\n", "")
     assert cli("exec", "-d", "web", "sleep", "1") == (0, "", "")
+    assert cli("exec", "web", "nosuchcmd") == (
+        126, 'OCI runtime exec failed: exec failed: unable to start container process: exec: '
+        '"nosuchcmd": executable file not found in $PATH: unknown\r\n', "")
     code, out, _ = cli("inspect", "web")
     inspected = json.loads(out)[0]
     assert inspected["Id"] == container_id and inspected["Name"] == "/web"

@@ -9,6 +9,7 @@ from dockyard.api.http import Hijack, Request, Response, Upgraded, json_response
 from dockyard.api.router import Route
 from dockyard.errors import Conflict, DockyardError
 from dockyard.services.container_exec import ExecService
+from dockyard.services.container_io import frame
 
 
 class HasExecs(Protocol):
@@ -38,8 +39,9 @@ def routes(services: HasExecs) -> list[Route]:
         async def run(upgraded: Upgraded) -> None:
             try:
                 await execs.start(exec_id, upgraded, tty=bool(tty) if tty is not None else None)
-            except DockyardError as exc:  # dockerd writes it into the hijacked stream
-                await upgraded.write(f"{exc}\r\n".encode())
+            except DockyardError as exc:  # dockerd writes it into the stream, as stdout
+                text = f"{exc}\r\n".encode()
+                await upgraded.write(text if execs.get(exec_id).tty else frame(1, text))
 
         return Hijack(on_upgrade=run)
 
