@@ -35,7 +35,7 @@ from dockyard.build.layers import Layers
 from dockyard.build.output import Emit, Output
 from dockyard.build.run import RunExecutor
 from dockyard.build.stages import plan, run_stages
-from dockyard.errors import InvalidArgument
+from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.images.assemble import LayerBlob
 from dockyard.mount import unmount
 from dockyard.oci.config import ImageConfig
@@ -78,19 +78,18 @@ class Builder:
         self.tmp.mkdir(parents=True, exist_ok=True)
 
     def recover(self) -> None:
-        """After a crash: unmount what a build left mounted, remove its files."""
+        """After a crash: unmount what a build left mounted, remove its files (never through
+        a mount that is still there), then the snapshots it left."""
         self.cache.recover()
-        prefix = f"{self.tmp}/"
-        try:
-            lines = Path("/proc/self/mountinfo").read_text().splitlines()
-        except OSError:
-            lines = []
-        points = [line.split()[4] for line in lines if len(line.split()) > 4]
-        for point in sorted((p for p in points if p.startswith(prefix)), reverse=True):
+        for point in _mounts_under(self.tmp):
             log.info("unmounting %s left by a build", point)
-            with suppress(OSError, Exception):
+            with suppress(DockyardError):
                 unmount(point, self.syscalls)
+        busy = _mounts_under(self.tmp)
         for child in self.tmp.iterdir():
+            if any(p == str(child) or p.startswith(f"{child}/") for p in busy):
+                log.warning("%s is still mounted; leaving it", child)
+                continue
             with suppress(OSError):
                 if child.is_dir() and not child.is_symlink():
                     remove_tree(str(child))
@@ -139,6 +138,17 @@ class Builder:
             Output(emit).text(f"[Warning] One or more build-args [{' '.join(unused)}] were not "
                               "consumed\n")
         return BuildResult(Digest.parse(result.image_id), result.config, result.layers)
+
+
+def _mounts_under(directory: Path) -> list[str]:
+    """Mount points below ``directory``, deepest first."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return []
+    prefix = f"{directory}/"
+    points = [fields[4] for line in lines if len(fields := line.split()) > 4]
+    return sorted((p for p in points if p.startswith(prefix)), reverse=True)
 
 
 def _platform(text: str) -> Platform:
