@@ -194,6 +194,8 @@ class ExecService:
         if container is not None:
             self.containers._emit("exec_die", container, execID=record.id,
                                   exitCode=str(status.code))
+        if container is None or not container.state.running:
+            self._execs.pop(record.id, None)  # its container is gone or stopped
 
     async def resize(self, exec_id: str, height: int, width: int) -> None:
         record = self.get(exec_id)

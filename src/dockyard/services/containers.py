@@ -141,12 +141,12 @@ class ContainerService:
 
     def containers_using(self, image_id: Digest) -> list[ImageUser]:
         """ImageService's ContainerUsers."""
-        wanted = str(image_id)
-        return [ImageUser(c.id, c.state.running) for c in self._containers.values()
+        wanted = str(image_id)  # called from worker threads: iterate over a copy
+        return [ImageUser(c.id, c.state.running) for c in list(self._containers.values())
                 if c.image_id == wanted]
 
     def gc_roots(self) -> Roots:
-        return Roots(snapshots=frozenset(c.snapshot for c in self._containers.values()
+        return Roots(snapshots=frozenset(c.snapshot for c in list(self._containers.values())
                                          if c.snapshot))
 
     def _emit(self, action: str, container: Container, **attributes: str) -> None:
@@ -260,8 +260,13 @@ class ContainerService:
             try:
                 reader, writer = await self.sockets.connect(container_id,
                                                             f"attach {session.flags}")
-                await reader.readline()
             except (DockyardError, ConnectionError) as exc:
+                session.connected.set_exception(exc)
+                continue
+            try:
+                await reader.readline()
+            except ConnectionError as exc:
+                writer.close()
                 session.connected.set_exception(exc)
                 continue
             session.connected.set_result((reader, writer))
@@ -300,27 +305,29 @@ class ContainerService:
         if container is None:
             return
         live = self.live(container_id)
-        container = container.with_state(status=EXITED, pid=0, exit_code=status.code,
-                                         oom_killed=status.oom_killed,
-                                         finished_at=format_time(status.finished_ns))
-        self._containers[container_id] = container
-        # the runtime's state, the mounts and the record are independent: all at once (an
-        # AutoRemove container's record is removed next, so it is not written first)
-        steps = [self._delete_runtime_state(container),
-                 asyncio.to_thread(self.bundles.cleanup, container)]
-        if not container.host.auto_remove:
-            steps.append(asyncio.to_thread(self.store.save, container))
-        await asyncio.gather(*steps)
-        live.watcher = None
-        live.stopped.set()
-        if status.oom_killed:
-            self._emit("oom", container)
-        self._emit("die", container, exitCode=str(status.code))
-        live.resolve(WaitResult(status.code))
-        for callback in self.on_exit:
+        async with live.lock:  # a start waits until the old bundle is gone
+            container = container.with_state(status=EXITED, pid=0, exit_code=status.code,
+                                             oom_killed=status.oom_killed,
+                                             finished_at=format_time(status.finished_ns))
+            self._containers[container_id] = container
+            # the runtime's state, the mounts and the record are independent: all at once
+            # (an AutoRemove container's record is removed next, so it is not written first)
+            steps = [self._delete_runtime_state(container),
+                     asyncio.to_thread(self.bundles.cleanup, container)]
+            if not container.host.auto_remove:
+                steps.append(asyncio.to_thread(self.store.save, container))
+            await asyncio.gather(*steps)
+            live.watcher = None
+            live.stopped.set()
+            if status.oom_killed:
+                self._emit("oom", container)
+            self._emit("die", container, exitCode=str(status.code))
+            live.resolve(WaitResult(status.code))
+        for callback in self.on_exit:  # restart policies may start it again: no lock held
             await callback(container)
         if container.host.auto_remove:
-            await self._remove(container, live)
+            async with live.lock:
+                await self._remove(container, live)
 
     async def _delete_runtime_state(self, container: Container) -> None:
         try:
