@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import sys
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.errors import Conflict, Internal, NotFound
+
+log = logging.getLogger(__name__)
 
 SOCKET = "monitor.sock"
 EXIT_FILE = "exit"
@@ -33,6 +36,7 @@ def binary() -> str:
                   str(Path(__file__).with_name(BINARY))]
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
+            _warn_if_stale(candidate)
             return candidate
     found = shutil.which(BINARY)
     if found:
@@ -43,6 +47,16 @@ def binary() -> str:
 
 def source() -> Path:
     return Path(__file__).with_name("monitor.c")
+
+
+def _warn_if_stale(binary: str) -> None:
+    """A checkout newer than its build runs an old monitor: say so (scripts/setup rebuilds)."""
+    try:
+        if os.stat(binary).st_mtime < source().stat().st_mtime:
+            log.warning("%s is older than %s: run scripts/setup to rebuild it", binary,
+                        source())
+    except OSError:
+        pass
 
 
 @dataclass(frozen=True, slots=True)
