@@ -129,6 +129,12 @@ class Builder:
                   platform, args, workdir, cache_mounts=self.mounts, filename=name,
                   docker_version=self.docker_version, clock=self.clock,
                   cancel=cancel or threading.Event())
+        for name in options.cache_from:
+            source = images.local(name, platform)
+            if source is None:
+                log.info("cache source %s is not here; skipping it", name)
+            else:
+                job.cache_sources.append(source)
         result = run_stages(job, dockerfile, the_plan, emit)
         if not result.image_id:
             raise InvalidArgument("No image was generated. Is your Dockerfile empty?")

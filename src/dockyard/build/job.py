@@ -87,6 +87,10 @@ class BaseImages(Protocol):
 
     def base(self, name: str, platform: Platform, pull: bool, output: Output) -> BaseImage: ...
 
+    def local(self, name: str, platform: Platform) -> BaseImage | None:
+        """The image if it is here (``--cache-from`` never pulls)."""
+        ...
+
 
 class StepFailed(DockyardError):
     """A step failed; the message names the Dockerfile and line. ``code`` is the exit code the
@@ -126,6 +130,7 @@ class Job:
     names: dict[str, int] = field(default_factory=dict)
     finished: dict[int, threading.Event] = field(default_factory=dict)
     used_args: set[str] = field(default_factory=set)
+    cache_sources: list[BaseImage] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def stamp(self) -> Stamp:

@@ -52,7 +52,8 @@ def run_step(builder: StageBuilder, run: Run) -> None:
     saved = (*recorded(args, builder.declared), *cmd)
     network = _network(builder.job.options.network, run.network)
     key = builder.key(run, args=tuple(sorted(args)), extra=f"network={network}")
-    if builder.probe(key):
+    if builder.probe(key, saved, replace(config, healthcheck=merge_health(
+            config.healthcheck, builder.parent_health())), run.original):
         return
     cid = container_id()
     builder.out.running_in(cid)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
+from dockyard.build import cachefrom
 from dockyard.build.cache import Entry, step_key
 from dockyard.build.copying import CopyOptions, copy_sources, destination, download, is_url
 from dockyard.build.dockerfile import Stage, parse_trigger
@@ -215,15 +216,33 @@ class StageBuilder:
         extra = f"epoch={self.job.options.epoch} cmd_set={state.cmd_set} {extra}"
         return step_key(parent, described, args=args, sources=sources, extra=extra)
 
-    def probe(self, key: str) -> bool:
-        """Take the step from the cache if it is there (and the cache is used)."""
+    def probe(self, key: str, command: tuple[str, ...] = (),
+              config: ContainerConfig | None = None, description: str = "") -> bool:
+        """Take the step from the cache if it is there (and the cache is used), else from a
+        ``--cache-from`` image whose history has it (``command`` is its history line,
+        ``config`` the container config it leaves)."""
         if self.job.options.no_cache:
             return False
         entry = self.job.cache.get(key, self._valid)
-        if entry is None:
+        if entry is not None:
+            self.out.using_cache()
+            self._state().adopt(entry.config, entry.layers, key)
+            return True
+        if not (self.job.cache_sources and command and config is not None):
             return False
+        state = self._state()
+        found = cachefrom.find(self.job.cache_sources, state.result(), command, config,
+                               self.job.docker_version)
+        if found is None:
+            return False
+        source, restored = found
+        self.job.cache_sources = [source]
         self.out.using_cache()
-        self._state().adopt(entry.config, entry.layers, key)
+        layers = restored.image.layers
+        added = layers[-1].size if len(layers) > len(state.layers) else 0
+        self.job.cache.put(key, state.key, description, restored.config, layers=layers,
+                           size=added)
+        state.adopt(restored.config, layers, key)
         return True
 
     def _valid(self, entry: Entry) -> bool:
@@ -252,7 +271,8 @@ class StageBuilder:
         change = apply(instruction, state.run, state.cmd_set)
         self.out.text(change.note)
         key = self.key(instruction)
-        if not self.probe(key):
+        command = nop_command(change.config, change.comment, change.one_word)
+        if not self.probe(key, command, self._merged(change), instruction.original):
             cid = container_id()
             self.out.running_in(cid)
             self.commit_container(key, instruction, change, None, cid)
@@ -266,15 +286,18 @@ class StageBuilder:
         the healthcheck merged with the parent's, then ``Removing intermediate container``."""
         state = self._state()
         author = change.author if change.author is not None else state.author
-        config = replace(change.config,
-                         healthcheck=merge_health(change.config.healthcheck,
-                                                  self.parent_health()))
+        config = self._merged(change)
         command = nop_command(change.config, change.comment, change.one_word)
         step = Step(command, config, blob.diff_id if blob else None, author, cid,
                     replace(config, cmd=command))
         self.commit(key, step, blob, instruction.original)
         if self.job.options.remove or self.job.options.force_remove:
             self.out.removing(cid)
+
+    def _merged(self, change: Change) -> ContainerConfig:
+        """The config a container step commits: its healthcheck merged with the parent's."""
+        return replace(change.config, healthcheck=merge_health(change.config.healthcheck,
+                                                               self.parent_health()))
 
     def parent_health(self) -> Health | None:
         """The healthcheck of the image a step's container is made from."""
@@ -285,7 +308,8 @@ class StageBuilder:
         state = self._state()
         change = apply(instruction, state.run, state.cmd_set)
         key = self.key(instruction)
-        if self.probe(key):
+        command = nop_command(change.config, change.comment, change.one_word)
+        if self.probe(key, command, self._merged(change), instruction.original):
             return
         cid = container_id()
         path = change.config.working_dir
@@ -374,7 +398,8 @@ class StageBuilder:
         chown = f"--chown={instruction.chown}" if instruction.chown else ""
         comment = f"{name} {chown}{checksum} in {instruction.dest} "
         key = self.key(instruction, sources=origin or checksum)
-        if self.probe(key):
+        command = nop_command(state.run, comment, True)
+        if self.probe(key, command, state.run, instruction.original):
             return
         mode = parse_chmod(instruction.chmod) if instruction.chmod else None
         target = destination(state.run.working_dir, instruction.dest)
@@ -390,7 +415,6 @@ class StageBuilder:
                 copy_sources(root, target, sources, CopyOptions(
                     owner, mode, unpack, instruction.excludes, parents))
             blob = self.job.layers.commit(scratch, state.config.diff_ids, self.job.options.epoch)
-        command = nop_command(state.run, comment, True)
         step = Step(command, state.run, blob.diff_id if blob else None, state.author, "",
                     replace(state.run, cmd=command))
         self.commit(key, step, blob, instruction.original)

@@ -102,6 +102,12 @@ class ImageSource:
                   platform)
         return self._local(name, platform)
 
+    def local(self, name: str, platform: Platform) -> BaseImage | None:
+        try:
+            return self._local(name, platform)
+        except NotFound:
+            return None
+
     def _local(self, name: str, platform: Platform) -> BaseImage:
         image = self.images.get(name)
         record = image.records[0]

@@ -314,3 +314,20 @@ def test_run_networks(service: BuildService) -> None:
     assert read(service, image, "/resolv") == Path("/etc/resolv.conf").read_bytes()
     none, _ = build(service, {"Dockerfile": files["Dockerfile"]}, network="none")
     assert int(read(service, none, "/host-lines")) == 3
+
+
+def test_cache_from_an_image_without_a_local_cache(service: BuildService) -> None:
+    files: dict[str, str | bytes] = {
+        "Dockerfile": "FROM busybox\nCOPY f /f\nENV A=1\nRUN echo made > /made\nLABEL l=1\n",
+        "f": "f"}
+    first, _ = build(service, files)
+    service.images.tag(first, "cached:1")
+    service.prune(all_entries=True)  # as on another machine that pulled cached:1
+    again, lines = build(service, files, cache_from=("cached:1", "not-here:1"))
+    assert cached(lines) == ["COPY f /f", "ENV A=1", "RUN echo made > /made", "LABEL l=1"]
+    assert again == first
+    _, lines = build(service, {**files, "f": "changed"}, cache_from=("cached:1",))
+    assert cached(lines) == []
+    service.prune(all_entries=True)
+    _, lines = build(service, files)
+    assert cached(lines) == []  # without --cache-from the image's history is not used
