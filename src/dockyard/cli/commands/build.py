@@ -36,8 +36,8 @@ _FLAGS = (
     Flag("platform", "", "string", "Set platform if server is multi-platform capable"),
     Flag("pull", "", help="Always attempt to pull a newer version of the image"),
     Flag("quiet", "q", help="Suppress the build output and print image ID on success"),
-    Flag("rm", "", "string", "Remove intermediate containers after a successful build",
-         default="true"),
+    Flag("rm", "", "bool", "Remove intermediate containers after a successful build",
+         default=True),
     Flag("secret", "", "list", "Secret to expose to the build (id=ID,src=PATH or env=VAR)",
          metavar="stringArray"),
     Flag("tag", "t", "list", "Name and optionally a tag in the 'name:tag' format",
@@ -112,7 +112,7 @@ def build_query(parsed: Parsed, dockerfile: str, environ: dict[str, str]) -> dic
                        ("force_rm", "forcerm")):
         if parsed.flag(flag):
             query[name] = "1"
-    if parsed.string("rm").lower() in ("false", "0"):
+    if not parsed.flag("rm"):
         query["rm"] = "0"
     for flag, name in (("target", "target"), ("platform", "platform")):
         if parsed.string(flag):
