@@ -166,6 +166,28 @@ class Syscalls(Protocol):
         """ioctl(FS_IOC_GETFLAGS): the inode attribute flags of ``fd`` (``FS_*_FL``)."""
         ...
 
+    def bpf_prog_load(self, prog_type: int, instructions: bytes, license: str) -> int:
+        """bpf(BPF_PROG_LOAD): an fd on the program (``instructions``: struct bpf_insn,
+        native byte order); a refusal carries the verifier's log."""
+        ...
+
+    def bpf_prog_attach(self, target_fd: int, prog_fd: int, attach_type: int,
+                        flags: int = 0, replace_fd: int = 0) -> None:
+        """bpf(BPF_PROG_ATTACH) to ``target_fd`` (a cgroup2 directory)."""
+        ...
+
+    def bpf_prog_detach(self, target_fd: int, prog_fd: int, attach_type: int) -> None:
+        """bpf(BPF_PROG_DETACH)."""
+        ...
+
+    def bpf_prog_query(self, target_fd: int, attach_type: int) -> list[int]:
+        """bpf(BPF_PROG_QUERY): the ids of the programs attached to ``target_fd``."""
+        ...
+
+    def bpf_prog_get_fd_by_id(self, prog_id: int) -> int:
+        """bpf(BPF_PROG_GET_FD_BY_ID)."""
+        ...
+
     def set_inode_flags(self, fd: int, flags: int) -> None:
         """ioctl(FS_IOC_SETFLAGS): replace the inode attribute flags of ``fd``."""
         ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import struct
 import sys
 
 from dockyard.errors import SystemCallError
@@ -67,6 +68,11 @@ _FS_IOC_SETFLAGS = 0x40086602
 
 _SECCOMP_SET_MODE_FILTER = 1
 _SYS_CLONE3 = 435  # the same on x86_64 and aarch64 (asm-generic numbering after 403)
+_SYS_BPF = {"x86_64": 321, "aarch64": 280}
+_BPF_PROG_LOAD, _BPF_PROG_ATTACH, _BPF_PROG_DETACH = 5, 8, 9
+_BPF_PROG_GET_FD_BY_ID, _BPF_PROG_QUERY = 13, 16
+_BPF_ATTR_SIZE = 144  # what this file fills of union bpf_attr; the rest must be zero
+_BPF_LOG_SIZE = 1 << 16
 _CLONE_INTO_CGROUP = 0x200000000
 _SIGCHLD = 17
 
@@ -211,6 +217,64 @@ class LinuxSyscalls:
         if pid < 0:
             raise SystemCallError("clone3", error, f"CLONE_INTO_CGROUP of fd {cgroup_fd}")
         return pid
+
+    def _bpf(self, command: int, attr: ctypes.Array[ctypes.c_char], what: str) -> int:
+        number = _SYS_BPF.get(_MACHINE)
+        if number is None:
+            raise SystemCallError("bpf", 38, f"{what}: no syscall number for {_MACHINE}")
+        syscall = _libc.syscall
+        syscall.restype = ctypes.c_long
+        result = int(syscall(ctypes.c_long(number), ctypes.c_int(command), attr,
+                             ctypes.c_uint(len(attr))))
+        if result < 0:
+            raise SystemCallError("bpf", ctypes.get_errno(), what)
+        return result
+
+    def bpf_prog_load(self, prog_type: int, instructions: bytes, license: str) -> int:
+        log.debug("bpf(BPF_PROG_LOAD, type %d, %d instructions)", prog_type,
+                  len(instructions) // 8)
+        code = ctypes.create_string_buffer(instructions, len(instructions))
+        name = ctypes.create_string_buffer(license.encode())
+        verifier = ctypes.create_string_buffer(_BPF_LOG_SIZE)
+        attr = ctypes.create_string_buffer(_BPF_ATTR_SIZE)
+        struct.pack_into("=IIQQIIQ", attr, 0, prog_type, len(instructions) // 8,
+                         ctypes.addressof(code), ctypes.addressof(name), 1, _BPF_LOG_SIZE,
+                         ctypes.addressof(verifier))
+        try:
+            return self._bpf(_BPF_PROG_LOAD, attr, f"BPF_PROG_LOAD of type {prog_type}")
+        except SystemCallError as exc:
+            text = verifier.value.decode(errors="replace").strip()
+            if text:
+                exc.args = (f"{exc}: verifier: {text}",)
+            raise
+
+    def bpf_prog_attach(self, target_fd: int, prog_fd: int, attach_type: int,
+                        flags: int = 0, replace_fd: int = 0) -> None:
+        log.debug("bpf(BPF_PROG_ATTACH, fd %d to fd %d, type %d, flags %#x)", prog_fd,
+                  target_fd, attach_type, flags)
+        attr = ctypes.create_string_buffer(_BPF_ATTR_SIZE)
+        struct.pack_into("=IIIII", attr, 0, target_fd, prog_fd, attach_type, flags, replace_fd)
+        self._bpf(_BPF_PROG_ATTACH, attr, f"BPF_PROG_ATTACH to fd {target_fd}")
+
+    def bpf_prog_detach(self, target_fd: int, prog_fd: int, attach_type: int) -> None:
+        log.debug("bpf(BPF_PROG_DETACH, fd %d from fd %d)", prog_fd, target_fd)
+        attr = ctypes.create_string_buffer(_BPF_ATTR_SIZE)
+        struct.pack_into("=III", attr, 0, target_fd, prog_fd, attach_type)
+        self._bpf(_BPF_PROG_DETACH, attr, f"BPF_PROG_DETACH from fd {target_fd}")
+
+    def bpf_prog_query(self, target_fd: int, attach_type: int) -> list[int]:
+        ids = (ctypes.c_uint32 * 64)()
+        attr = ctypes.create_string_buffer(_BPF_ATTR_SIZE)
+        struct.pack_into("=IIIIQI", attr, 0, target_fd, attach_type, 0, 0,
+                         ctypes.addressof(ids), len(ids))
+        self._bpf(_BPF_PROG_QUERY, attr, f"BPF_PROG_QUERY of fd {target_fd}")
+        count = struct.unpack_from("=I", attr, 24)[0]
+        return [int(ids[index]) for index in range(min(count, len(ids)))]
+
+    def bpf_prog_get_fd_by_id(self, prog_id: int) -> int:
+        attr = ctypes.create_string_buffer(_BPF_ATTR_SIZE)
+        struct.pack_into("=I", attr, 0, prog_id)
+        return self._bpf(_BPF_PROG_GET_FD_BY_ID, attr, f"BPF_PROG_GET_FD_BY_ID {prog_id}")
 
     def inode_flags(self, fd: int) -> int:
         value = ctypes.c_int(0)

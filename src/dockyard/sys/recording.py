@@ -29,6 +29,8 @@ class RecordingSyscalls:
     prctl_result: int = 0
     inode_flags_result: int = 0
     capability_sets: CapabilitySets = _ROOT_SETS
+    bpf_attached: list[int] = field(default_factory=list)
+    """What ``bpf_prog_query`` answers: the ids of the programs attached."""
 
     def _record(self, name: str, *args: object) -> None:
         self.calls.append(Call(name, args))
@@ -95,6 +97,25 @@ class RecordingSyscalls:
     def inode_flags(self, fd: int) -> int:
         self._record("inode_flags", fd)
         return self.inode_flags_result
+
+    def bpf_prog_load(self, prog_type: int, instructions: bytes, license: str) -> int:
+        self._record("bpf_prog_load", prog_type, instructions, license)
+        return 1000 + len(self.calls)
+
+    def bpf_prog_attach(self, target_fd: int, prog_fd: int, attach_type: int,
+                        flags: int = 0, replace_fd: int = 0) -> None:
+        self._record("bpf_prog_attach", target_fd, prog_fd, attach_type, flags, replace_fd)
+
+    def bpf_prog_detach(self, target_fd: int, prog_fd: int, attach_type: int) -> None:
+        self._record("bpf_prog_detach", target_fd, prog_fd, attach_type)
+
+    def bpf_prog_query(self, target_fd: int, attach_type: int) -> list[int]:
+        self._record("bpf_prog_query", target_fd, attach_type)
+        return list(self.bpf_attached)
+
+    def bpf_prog_get_fd_by_id(self, prog_id: int) -> int:
+        self._record("bpf_prog_get_fd_by_id", prog_id)
+        return 2000 + prog_id
 
     def set_inode_flags(self, fd: int, flags: int) -> None:
         self._record("set_inode_flags", fd, flags)
