@@ -9,7 +9,7 @@
 
 A non-empty cgroupsPath is taken from the root (absolute or not, as runc's fs2 does); an empty
 one becomes a sibling of the runtime's own cgroup (its parent, which holds no task, can enable
-controllers). Device rules need an eBPF program on v2; they are reported, not enforced.
+controllers). Device rules become an eBPF program attached to the cgroup (``bpfdevices.py``).
 
 What the spec's values become (runc's fs2, in its order):
 
@@ -19,6 +19,7 @@ memory limit, swap,            memory.max; memory.swap.max = swap - limit (swap 
 reservation                    memory+swap; equal: "0"; limit -1 with no swap: "max");
                                memory.low
 blockIO                        io.weight (scaled) or io.bfq.weight, io.max (``io.py``)
+devices                        an eBPF device filter (``bpfdevices.py``)
 cpu shares, quota/period,      cpu.weight (shares scaled), cpu.max "quota|max period" (period
 burst, idle                    100000 unless given), cpu.max.burst, cpu.idle
 cpus, mems                     cpuset.cpus, cpuset.mems
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from os import PathLike
 
+    from dockyard.sys import Syscalls
+
 
 def cpu_weight(shares: int) -> int:
     """runc's ConvertCPUSharesToCgroupV2Value: shares 2..262144 onto weight 1..10000."""
@@ -66,21 +69,24 @@ class V2Cgroups:
     """The v2 backend over the cgroup2 tree at ``root``; ``own`` is the runtime's own cgroup
     as /proc/self/cgroup names it (``0::<own>``)."""
 
-    def __init__(self, root: str | PathLike[str], own: str = "/") -> None:
+    def __init__(self, root: str | PathLike[str], own: str = "/",
+                 sys: Syscalls | None = None) -> None:
         self._root = os.fspath(root)
         self._own = own
+        self._sys = sys
 
     @classmethod
     def from_proc(
         cls,
         root: str | PathLike[str] = "/sys/fs/cgroup",
         proc: str | PathLike[str] = "/proc/self",
+        sys: Syscalls | None = None,
     ) -> V2Cgroups:
         own = "/"
         for line in fs.read(os.fspath(proc), "cgroup").splitlines():
             if line.startswith("0::"):
                 own = line[3:]
-        return cls(root, own)
+        return cls(root, own, sys)
 
     def path_for(self, path: str, container_id: str = "") -> str:
         """runc's fs2 defaultDirPath: cgroupsPath from the root, else own parent + id."""
@@ -94,7 +100,7 @@ class V2Cgroups:
 
     def create(self, path: str, resources: Resources, container_id: str = "") -> V2Cgroup:
         directory = self.path_for(path, container_id)
-        handle = V2Cgroup(directory)
+        handle = V2Cgroup(directory, self._sys)
         created: list[str] = []
         try:
             fs.make_dirs(directory, created)
@@ -110,7 +116,7 @@ class V2Cgroups:
         return handle
 
     def open(self, paths: Mapping[str, str]) -> V2Cgroup:
-        return V2Cgroup(paths[""])
+        return V2Cgroup(paths[""], self._sys)
 
     def _enable_controllers(self, directory: str, warnings: list[str]) -> None:
         """Each level from the root down to the container's parent delegates what it has."""
@@ -130,9 +136,10 @@ class V2Cgroups:
 
 
 class V2Cgroup:
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, sys: Syscalls | None = None) -> None:
         self._directory = directory
         self._warnings: list[str] = []
+        self._sys = sys
 
     @property
     def paths(self) -> Mapping[str, str]:
@@ -167,9 +174,13 @@ class V2Cgroup:
         if resources.cpu is not None:
             _set_cpu(directory, resources.cpu, warnings)
         if resources.devices:
-            message = f"cgroup v2 {directory}: device rules need eBPF and are not enforced"
-            fs.warn(message)
-            warnings.append(message)
+            from dockyard.runtime.cgroups import bpfdevices
+
+            if self._sys is None:
+                from dockyard.sys import real
+
+                self._sys = real()
+            bpfdevices.attach(directory, resources.devices, self._sys)
         if resources.cpu is not None:
             _set_cpuset(directory, resources.cpu, warnings)
         io.set_hugetlb(directory, resources.hugepage_limits, "max", warnings)
