@@ -172,12 +172,12 @@ class Runtime:
 
         resume(self.root, container_id)
 
-    def update(self, container_id: str, resources: Resources) -> list[str]:
+    def update(self, container_id: str, resources: Resources) -> None:
         """Change the limits of a live container (``update``: only the values given are
-        written); returns the warnings about control files this kernel lacks."""
+        written; Unsupported when this cgroup lacks the file of one)."""
         from dockyard.runtime.ops.update import update
 
-        return update(self.root, container_id, resources)
+        update(self.root, container_id, resources)
 
     def stats(self, container_id: str) -> Stats:
         """One sample of the container's resource usage (``events --stats``; runc's JSON is

@@ -280,8 +280,7 @@ def _update(command: Command) -> None:
         resources = update.read_resources(data, path if path != "-" else "stdin")
     else:
         resources = update.from_flags(command.flags)
-    for warning in update.update(_root(command), command.args[0], resources):
-        _warn(command, warning)
+    update.update(_root(command), command.args[0], resources)
 
 
 def _events(command: Command) -> None:
@@ -314,10 +313,3 @@ def _spec(command: Command) -> int:
 
     write(str(command.flag("bundle")), as_rootless=bool(command.flag("rootless")))
     return 0
-
-
-def _warn(command: Command, message: str) -> None:
-    from dockyard.runtime.log import LogSink
-
-    LogSink(str(command.option("log")), str(command.option("log-format"))).write("warning",
-                                                                                 message)

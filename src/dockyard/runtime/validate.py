@@ -57,12 +57,10 @@ def container(spec: Spec) -> Process:
 
 def host_root(spec: Spec) -> tuple[int, int]:
     """The host uid and gid of the container's root (runc's ``HostRootUID``/``GID``): 0, 0
-    without a user namespace; with one, the mappings must exist and map container id 0."""
+    without a user namespace (whose mappings are then ignored, as runc ignores them); with
+    one, the mappings must exist and map container id 0."""
     linux = spec.linux
     if linux.namespace("user") is None:
-        if linux.uid_mappings or linux.gid_mappings:
-            raise InvalidArgument("linux.uidMappings: user namespace mappings specified, but "
-                                  "no user namespace in linux.namespaces")
         return 0, 0
     found = []
     for kind, mappings in (("uid", linux.uid_mappings), ("gid", linux.gid_mappings)):

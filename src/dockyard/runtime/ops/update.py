@@ -9,12 +9,14 @@ as in runc. As in runc, only the values given are written (a zero or absent valu
 cgroup's as it is), device rules are never touched, and a quota given without a period (or
 the reverse) keeps the other at its current value: on cgroup v2, where both live in cpu.max,
 the current one is read back from it. Memory sizes take Docker's units ("512m", "1g": powers
-of 1024, runc's ``units.RAMInBytes``) or -1 for unlimited.
+of 1024, runc's ``units.RAMInBytes``) or -1 for unlimited. A value whose control file this
+cgroup lacks (a controller the parent does not delegate, swap accounting off) fails the
+update, as in runc (create only warns); the other values have been written by then.
 """
 
 from __future__ import annotations
 
-from dockyard.errors import Conflict, InvalidArgument
+from dockyard.errors import Conflict, InvalidArgument, Unsupported
 from dockyard.runtime.state import STOPPED
 
 TYPE_CHECKING = False
@@ -89,9 +91,8 @@ def _integer(text: str, flag: str, *, signed: bool) -> int:
     return value
 
 
-def update(root: StateRoot, container_id: str, resources: Resources) -> list[str]:
-    """Apply ``resources`` to the container's cgroup; returns the warnings (a control file
-    this kernel does not offer)."""
+def update(root: StateRoot, container_id: str, resources: Resources) -> None:
+    """Apply ``resources`` to the container's cgroup."""
     from dockyard.runtime import confinement
 
     directory = root.open(container_id)
@@ -103,7 +104,8 @@ def update(root: StateRoot, container_id: str, resources: Resources) -> list[str
         resources = _pair_cpu_max(resources, saved.cgroup_paths)
         cgroup = confinement.open_cgroup(saved.cgroup_paths)
         cgroup.update(confinement.update_resources(resources))
-        return list(cgroup.warnings)
+        if cgroup.warnings:
+            raise Unsupported("; ".join(cgroup.warnings))
     finally:
         directory.unlock()
 
