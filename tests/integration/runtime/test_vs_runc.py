@@ -3,6 +3,8 @@
 Two bundles per probe (see vsrunc.py): ``runc spec``'s config and the one dockerd wrote for
 ``docker run busybox``. ``VS_RUNC_CANDIDATE=runc`` runs runc against itself, which checks
 that every probe is deterministic (and is what runs while dockyard-runtime has no ``run``).
+The probes of pause, update, events --stats, hooks and user namespaces are in vsprobes.py,
+with those both runtimes run on a cgroup v2 view (``test_same_outcome_on_cgroup2``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from . import vsprobes
 from .vsrunc import DOCKYARD, FIXTURE, RUNC, RUNTIMES, Config, Probe, run_probe, runc_spec
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -553,14 +556,18 @@ def spec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Config]:
     )
     SHARED["uts_pid"] = helper.pid
     try:
-        yield runc_spec(work)
+        with vsprobes.host_fixture(work):
+            yield runc_spec(work)
     finally:
         helper.kill()
         helper.wait()
 
 
-def _cases() -> Iterator[Any]:
-    for probe in PROBES:
+PROBES += vsprobes.PROBES
+
+
+def _cases(probes: list[Probe] = PROBES) -> Iterator[Any]:
+    for probe in probes:
         for kind in probe.bundles:
             marks = [pytest.mark.slow] if probe.slow else []
             yield pytest.param(probe, kind, id=f"{probe.area}-{probe.name}-{kind}", marks=marks)
@@ -568,9 +575,19 @@ def _cases() -> Iterator[Any]:
 
 @pytest.mark.parametrize(("probe", "kind"), list(_cases()))
 def test_same_outcome_as_runc(probe: Probe, kind: str, spec: Config, tmp_path: Path) -> None:
+    _compare(probe, kind, spec, tmp_path, cgroup2=False)
+
+
+@pytest.mark.parametrize(("probe", "kind"), list(_cases(vsprobes.V2_PROBES)))
+def test_same_outcome_on_cgroup2(probe: Probe, kind: str, spec: Config, tmp_path: Path) -> None:
+    _compare(probe, kind, spec, tmp_path, cgroup2=True)
+
+
+def _compare(probe: Probe, kind: str, spec: Config, tmp_path: Path, *, cgroup2: bool) -> None:
     token = SHARED["token"]
-    reference = run_probe(probe, kind, "runc", spec, tmp_path, token)
-    candidate = run_probe(probe, kind, CANDIDATE, spec, tmp_path / "candidate", token)
+    reference = run_probe(probe, kind, "runc", spec, tmp_path, token, cgroup2=cgroup2)
+    candidate = run_probe(probe, kind, CANDIDATE, spec, tmp_path / "candidate", token,
+                          cgroup2=cgroup2)
     why = f"runc stderr: {reference.pop('_stderr')}\n{CANDIDATE} stderr: {candidate.pop('_stderr')}"
     assert "driver_error" not in reference, reference["driver_error"]
     assert candidate == reference, why
@@ -598,4 +615,10 @@ def test_the_suite_has_enough_probes() -> None:
         "terminal",
         "signals",
         "exec",
+        "pause",
+        "update",
+        "stats",
+        "hooks",
+        "userns",
     }
+    assert len(vsprobes.V2_PROBES) >= 5

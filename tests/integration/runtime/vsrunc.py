@@ -5,6 +5,10 @@ dockyard-runtime, on two bundles: the config ``runc spec`` writes and the one do
 for ``docker run busybox`` (tests/fixtures/runtime). The outcome compared is the container's
 stdout, its exit code and the probe's observation, which always includes whether anything of
 the container (its cgroup directories, its state) is left once the runtime is done.
+
+With ``cgroup2`` both runtimes run in a private mount namespace of their own where
+/sys/fs/cgroup is the cgroup2 hierarchy (this machine's has no controllers: the v1
+hierarchies hold them), so they take it for a cgroup v2 machine.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import copy
 import json
 import os
+import posixpath
 import shutil
 import subprocess
 import sys
@@ -30,6 +35,10 @@ BUSYBOX = Path("/bin/busybox")
 RUNC = Path("/usr/sbin/runc")
 DOCKYARD = Path(sys.executable).with_name("dockyard-runtime")
 RUNTIMES = {"runc": [str(RUNC)], "dockyard": [str(DOCKYARD)]}
+UNIFIED = "/sys/fs/cgroup/unified"
+CGROUP2 = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+           'mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec "$0" "$@"']
+"""Runs a command where /sys/fs/cgroup is the cgroup2 hierarchy."""
 BUNDLES = ("runc-spec", "dockerd")
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n"
@@ -41,8 +50,9 @@ Config = dict[str, Any]
 @dataclass(frozen=True)
 class Probe:
     """One behaviour. ``script`` runs as ``sh -c``; ``argv`` replaces it when given.
-    ``steps`` switch to the create/start driver (kill, exec, ...). ``observe`` looks at the
-    host after the run (it gets the Run)."""
+    ``steps`` switch to the create/start driver (kill, exec, ...). ``setup`` prepares the
+    bundle after its config is written (it gets the Run). ``observe`` looks at the host
+    after the run (it gets the Run)."""
 
     name: str
     area: str
@@ -54,6 +64,7 @@ class Probe:
     failure: bool = False
     bundles: tuple[str, ...] = BUNDLES
     observe: Callable[[Run], Any] | None = None
+    setup: Callable[[Run], None] | None = None
     slow: bool = False
 
     @property
@@ -70,9 +81,16 @@ class Run:
     root: Path
     config: Config
     result: dict[str, Any] = field(default_factory=dict)
+    cgroup2: bool = False
+
+    @property
+    def command(self) -> list[str]:
+        return [*CGROUP2, *RUNTIMES[self.runtime]] if self.cgroup2 else RUNTIMES[self.runtime]
 
     def cgroup_paths(self) -> dict[str, str]:
         path = self.config.get("linux", {}).get("cgroupsPath", "")
+        if self.cgroup2:  # from the root; an empty path: beside our own cgroup, "/" here
+            return {"": posixpath.join(UNIFIED, inner_path(path, self.cid).lstrip("/"))}
         return V1Cgroups.from_proc().paths_for(inner_path(path, self.cid))
 
 
@@ -126,10 +144,12 @@ def prepare(run: Run, probe: Probe) -> None:
     if probe.edit is not None:
         probe.edit(config)
     (run.bundle / "config.json").write_text(json.dumps(config, indent=1))
+    if probe.setup is not None:
+        probe.setup(run)
 
 
 def execute(run: Run, probe: Probe) -> None:
-    command = RUNTIMES[run.runtime]
+    command = run.command
     if probe.driven:
         request = {
             "runtime": command,
@@ -211,7 +231,8 @@ def outcome(run: Run, probe: Probe) -> dict[str, Any]:
 
 
 def run_probe(
-    probe: Probe, kind: str, runtime: str, spec: Config, workdir: Path, token: str = ""
+    probe: Probe, kind: str, runtime: str, spec: Config, workdir: Path, token: str = "",
+    *, cgroup2: bool = False,
 ) -> dict[str, Any]:
     """``token`` keeps container ids (and so cgroup paths) apart between concurrent suites;
     both runtimes get the same id within a probe."""
@@ -223,6 +244,7 @@ def run_probe(
         workdir / runtime / kind,
         workdir / runtime / "state",
         base_config(kind, spec),
+        cgroup2=cgroup2,
     )
     run.bundle.mkdir(parents=True)
     try:

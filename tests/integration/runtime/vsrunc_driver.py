@@ -98,7 +98,49 @@ def _step(req: dict[str, Any], out: Output, step: list[Any], cid: str) -> Any:
     if kind == "status":
         done = _runtime(req, "state", cid)
         return json.loads(done.stdout)["status"] if done.returncode == 0 else None
+    if kind == "verb":  # any command on the container: its status and output
+        args = [arg.replace("{bundle}", req["bundle"]) for arg in step[2:]]
+        done = _runtime(req, step[1], *args, cid, stdin=subprocess.DEVNULL)
+        return [done.returncode, done.stdout.decode(errors="replace")]
+    if kind == "still":  # whether <bundle>/share/ticks (the container's) keeps its size
+        path = os.path.join(req["bundle"], "share", "ticks")
+        time.sleep(0.2)
+        before = os.path.getsize(path)
+        time.sleep(step[1])
+        return os.path.getsize(path) == before
+    if kind == "stats":
+        done = _runtime(req, "events", "--stats", cid)
+        if done.returncode != 0:
+            return [done.returncode]
+        return stats_summary(json.loads(done.stdout))
     raise ValueError(f"unknown step {kind}")
+
+
+ALWAYS = frozenset({"kernel", "user", "cpu_exclusive", "mem_hardwall", "mem_exclusive",
+                    "memory_migrate", "memory_spread_page", "memory_spread_slab",
+                    "memory_pressure", "sched_load_balance", "sched_relax_domain_level",
+                    "limit", "failcnt", "network_interfaces"})
+"""The fields of runc's stats JSON that are there whatever their value (not omitempty)."""
+
+
+def _shape(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        if key == "raw":
+            return sorted(value)
+        return {k: _shape(v, k) for k, v in value.items() if isinstance(v, dict) or k in ALWAYS}
+    return type(value).__name__
+
+
+def stats_summary(event: dict[str, Any]) -> dict[str, Any]:
+    """What two runtimes' ``events --stats`` of the same container must agree on: the event's
+    type and fields, the JSON's shape (without the fields Go omits when zero, whose values
+    vary run to run), and the values the container's config decides."""
+    data = event["data"]
+    return {
+        "event": sorted(event), "type": event["type"], "shape": _shape(data),
+        "memory_limit": data["memory"]["usage"]["limit"], "pids": data["pids"],
+        "cpus": data["cpuset"].get("cpus"), "mems": data["cpuset"].get("mems"),
+    }
 
 
 def _create(req: dict[str, Any], cid: str) -> tuple[subprocess.CompletedProcess[bytes], Output]:
