@@ -74,10 +74,13 @@ class Daemon:
 
     async def run(self) -> None:
         from dockyard.api.server import refuse_live
+        from dockyard.daemon.threads import IdleThreads
         from dockyard.store import DataRoot
         from dockyard.sys.linux import LinuxSyscalls
 
         config = self.config
+        # worker threads that go when idle: after a burst the daemon is back to its baseline
+        asyncio.get_running_loop().set_default_executor(IdleThreads())
         for path in config.hosts:
             refuse_live(path)  # fail before touching the data root
         config.exec_root.mkdir(mode=0o700, parents=True, exist_ok=True)
