@@ -23,6 +23,7 @@ OURS = (
     "dockyard.runtime.ops.events", "dockyard.runtime.ops.spec", "dockyard.runtime.ops.features",
     "dockyard.runtime.cgroups.stats", "dockyard.runtime.cgroups.statsv1",
     "dockyard.runtime.cgroups.statsv2", "dockyard.runtime.cgroups.io",
+    "dockyard.runtime.cgroups.bpfdevices",
 )  # fmt: skip
 HEAVY = ("json", "re", "dataclasses", "typing", "logging", "pathlib", "enum", "socket",
          "signal", "subprocess", "datetime", "inspect", "contextlib")

@@ -73,3 +73,10 @@ def test_intervals_are_go_durations(text: str, seconds: float) -> None:
 def test_bad_intervals(text: str) -> None:
     with pytest.raises(InvalidArgument):
         parse_interval(text)
+
+
+def test_intel_rdt_is_not_enabled() -> None:
+    from dockyard.errors import Unsupported
+
+    with pytest.raises(Unsupported, match="Intel RDT/CAT: l3 cache schema is not enabled"):
+        from_flags({"l3-cache-schema": "L3:0=f"})

@@ -45,6 +45,11 @@ def from_flags(flags: Mapping[str, object]) -> Resources:
     """The resources runc's update flags ask for (only the flags given)."""
     from dockyard.runtime.spec import BlockIO, Cpu, Memory, Pids, Resources
 
+    for name, what in (("l3-cache-schema", "Intel RDT/CAT: l3 cache schema"),
+                       ("mem-bw-schema", "Intel RDT/MBA: memory bandwidth schema")):
+        if flags.get(name):
+            raise Unsupported(f"{what} is not enabled")
+
     memory = {field: ram_in_bytes(str(flags[name]), name)
               for name, field in MEMORY_FLAGS.items() if flags.get(name) not in (None, "")}
     cpu: dict[str, object] = {}
