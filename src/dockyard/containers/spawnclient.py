@@ -1,13 +1,15 @@
 """The daemon's side of the spawner (:mod:`dockyard.containers.spawner`).
 
 The daemon starts the spawner once, right away, and talks to it over a socket pair; requests
-are answered in order, one at a time. If the spawner dies, the next request starts a new one
-(the monitors do not depend on it).
+carry a sequence number, answers come back with it in any order (starts run side by side).
+If the spawner dies, the requests under way fail and the next one starts a new spawner (the
+monitors do not depend on it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -38,6 +40,9 @@ class SpawnerClient:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._lock = asyncio.Lock()
+        self._seq = 0
+        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._answers: asyncio.Future[None] | None = None
 
     def launch(self) -> None:
         """Start the spawner process (it warms up while the daemon goes on)."""
@@ -62,15 +67,34 @@ class SpawnerClient:
         return self._process.pid if self._process else None
 
     async def request(self, message: Mapping[str, Any]) -> dict[str, Any]:
-        """Send one request; its answer, or the error it carries raised as its class."""
-        async with self._lock:
-            reply = await self._exchange(message)
+        """Send one request; its answer, or the error it carries raised as its class.
+        Requests run side by side: answers are matched to them by ``seq``."""
+        async with self._lock:  # one writer, and one (re)launch
+            await self._connect()
+            self._seq += 1
+            seq = self._seq
+            future: asyncio.Future[dict[str, Any]] = \
+                asyncio.get_running_loop().create_future()
+            self._waiting[seq] = future
+            assert self._writer is not None
+            try:
+                self._writer.write(json.dumps({**message, "seq": seq}).encode() + b"\n")
+                await self._writer.drain()
+            except ConnectionError as exc:
+                self._fail(Unavailable(f"the spawner failed: {exc!r}"))
+        try:
+            async with asyncio.timeout(START_TIMEOUT):
+                reply = await future
+        except TimeoutError as exc:
+            self._waiting.pop(seq, None)
+            raise Unavailable(f"the spawner did not answer {message.get('op')} in "
+                              f"{START_TIMEOUT:.0f} s") from exc
         error = reply.get("error")
         if isinstance(error, dict):
             raise _error(str(error.get("kind", "")), str(error.get("message", "")))
         return reply
 
-    async def _exchange(self, message: Mapping[str, Any]) -> dict[str, Any]:
+    async def _connect(self) -> None:
         if self._process is None or self._process.poll() is not None:
             if self._process is not None:
                 log.warning("spawner exited with %s; starting a new one",
@@ -80,22 +104,27 @@ class SpawnerClient:
         if self._writer is None:
             assert self._socket is not None
             self._reader, self._writer = await asyncio.open_unix_connection(sock=self._socket)
-        assert self._reader is not None
+            self._answers = asyncio.ensure_future(self._read_answers(self._reader))
+
+    async def _read_answers(self, reader: asyncio.StreamReader) -> None:
         try:
-            self._writer.write(json.dumps(message).encode() + b"\n")
-            await self._writer.drain()
-            async with asyncio.timeout(START_TIMEOUT):
-                line = await self._reader.readline()
-        except (ConnectionError, TimeoutError) as exc:
-            self._drop()
-            raise Unavailable(f"the spawner failed: {exc!r}") from exc
-        if not line:
-            self._drop()
-            raise Unavailable("the spawner went away")
-        value = json.loads(line)
-        if not isinstance(value, dict):
-            raise Internal(f"the spawner answered {line!r}")
-        return value
+            while line := await reader.readline():
+                value = json.loads(line)
+                future = self._waiting.pop(value.pop("seq", None), None) \
+                    if isinstance(value, dict) else None
+                if future is not None and not future.done():
+                    future.set_result(value)
+        except (ConnectionError, ValueError) as exc:
+            log.warning("reading the spawner's answers: %r", exc)
+        if self._reader is reader:  # still the current spawner: it went away
+            self._fail(Unavailable("the spawner went away"))
+
+    def _fail(self, error: DockyardError) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
+            if not future.done():
+                future.set_exception(error)
+        self._drop()
 
     def _drop(self) -> None:
         """Forget a failed spawner: close our end, kill it if it still runs, reap it."""
@@ -117,6 +146,10 @@ class SpawnerClient:
     async def close(self) -> None:
         """End the spawner: it exits at the end of its input (the monitors stay)."""
         self._close_socket()
+        if self._answers is not None:
+            with contextlib.suppress(Exception):
+                await self._answers
+            self._answers = None
         process, self._process = self._process, None
         if process is not None:
             try:

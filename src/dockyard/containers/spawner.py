@@ -14,6 +14,9 @@ as fd N, one JSON object per line each way::
     daemon -> {"op": "delete", "id", "runtime", "force"}           <- {}
     daemon -> {"op": "ping"}                                        <- {"pid": <spawner pid>}
 
+Every request may carry a ``seq``, which its answer repeats: answers come in the order the
+work ends, not the order of the requests (starts run side by side).
+
 For start and exec it forks a child that becomes the process's parent and then its monitor
 (:mod:`dockyard.containers.launch`). The monitors are this process's children: it reaps them
 when they exit. When the daemon goes away (EOF on the socket) the spawner exits; the monitors
@@ -32,6 +35,7 @@ import signal
 import socket
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from dockyard.containers.launch import (
@@ -67,7 +71,8 @@ class Spawner:
         self.host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         self.prepared: set[str] = set()  # seccomp profiles compiled already (by their key)
 
-    def handle(self, request: Mapping[str, Any]) -> dict[str, Any]:
+    def handle(self, request: Mapping[str, Any]) -> dict[str, Any] | Child:
+        """The answer to a request, or for start and exec the child whose report will be."""
         op = request.get("op")
         try:
             if op in ("start", "exec"):
@@ -96,8 +101,9 @@ class Spawner:
             raise InvalidArgument(f"unknown or invalid runtime name: {name}")
         return launcher
 
-    def spawn(self, plan: Plan, launcher: Launcher) -> dict[str, Any]:
-        """Fork the child that becomes the process's parent and monitor; its report."""
+    def spawn(self, plan: Plan, launcher: Launcher) -> Child:
+        """Fork the child that becomes the process's parent and monitor. Its report comes
+        on a pipe; meanwhile the spawner serves other requests (other starts run at once)."""
         report_r, report_w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
         if pid == 0:  # the child: never returns
@@ -107,18 +113,36 @@ class Spawner:
             child_main(plan, launcher, self.monitor, report=report_w, host_ns=self.host_ns,
                        sys=self.sys)
         os.close(report_w)
-        with os.fdopen(report_r, "rb") as report:
-            line = report.readline()
+        return Child(pid, report_r)
+
+
+@dataclass
+class Child:
+    """A start or exec under way: the child's pid and the read end of its report pipe."""
+
+    pid: int
+    report: int
+    seq: object = None
+    data: bytes = b""
+
+    def read(self) -> dict[str, Any] | None:
+        """Take what the pipe has; the report once it is whole (or the child is gone)."""
+        chunk = os.read(self.report, 65536)
+        self.data += chunk
+        if chunk and b"\n" not in self.data:
+            return None
+        os.close(self.report)
         try:
-            message = json.loads(line) if line else None
+            message = json.loads(self.data.split(b"\n", 1)[0]) if self.data else None
         except ValueError:
             message = None
         if not isinstance(message, dict):
             message = {"error": {"kind": "Internal",
-                                 "message": f"the spawner's child {pid} died before reporting"}}
+                                 "message": f"the spawner's child {self.pid} died before "
+                                            "reporting"}}
         if "error" in message:  # the child exits right after: reap it, nothing is left
             with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+                os.waitpid(self.pid, 0)
         return message
 
 
@@ -134,17 +158,33 @@ def reap() -> None:
 
 
 def serve(sock: socket.socket, spawner: Spawner) -> None:
+    """Requests in, answers out (each tagged with the request's ``seq``); the reports of the
+    children under way are read as they come."""
     wake_r, wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     buffered = b""
+    children: dict[int, Child] = {}
+
+    def answer(seq: object, reply: Mapping[str, Any]) -> None:
+        sock.sendall(json.dumps({**reply, "seq": seq}).encode() + b"\n")
+
     while True:
         while b"\n" in buffered:
             line, buffered = buffered.split(b"\n", 1)
-            reply = spawner.handle(_decode(line))
-            sock.sendall(json.dumps(reply).encode() + b"\n")
-            reap()
-        ready, _, _ = select.select([sock.fileno(), wake_r], [], [])
+            request = _decode(line)
+            result = spawner.handle(request)
+            if isinstance(result, Child):
+                result.seq = request.get("seq")
+                children[result.report] = result
+            else:
+                answer(request.get("seq"), result)
+        ready, _, _ = select.select([sock.fileno(), wake_r, *children], [], [])
+        for fd in ready:
+            child = children.get(fd)
+            if child is not None and (report := child.read()) is not None:
+                del children[fd]
+                answer(child.seq, report)
         if wake_r in ready:
             with contextlib.suppress(BlockingIOError):
                 os.read(wake_r, 4096)
