@@ -407,6 +407,7 @@ def check_host_config(host: HostConfig, runtimes: Sequence[str], ncpu: int) -> N
         raise InvalidArgument("SHM size can not be less than 0")
     if host.log_type not in ("json-file", "none"):
         raise InvalidArgument(f'logger: no log driver named \'{host.log_type}\' is registered')
+    _check_log_options(host.log_type, host.log_options)
     _check_network_mode(host.network_mode)
     for option in host.security_opt:
         check_security_opt(option)
@@ -534,3 +535,31 @@ def check_name(name: str) -> str:
         raise InvalidArgument(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] "
                               "are allowed")
     return name if name.startswith("/") else "/" + name
+
+
+LOG_OPTIONS = ("max-size", "max-file", "compress", "labels", "labels-regex", "env",
+               "env-regex", "tag", "mode", "max-buffer-size")
+
+
+def parse_size(text: str) -> int:
+    """``10m``, ``1g``, ``512k``, bytes: log-opt max-size (docker's RAMInBytes)."""
+    text = text.strip().lower()
+    if not text:
+        return 0
+    units = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    number = text.rstrip("bkmgti")
+    suffix = text[len(number):].removesuffix("ib").removesuffix("b") or "b"
+    try:
+        return int(float(number) * units[suffix[0]])
+    except (ValueError, KeyError) as exc:
+        raise InvalidArgument(f"invalid size: '{text}'") from exc
+
+
+def _check_log_options(kind: str, options: Mapping[str, str]) -> None:
+    for key in options:
+        if kind == "none" or key not in LOG_OPTIONS:
+            raise InvalidArgument(f"unknown log opt '{key}' for {kind} log driver")
+    parse_size(options.get("max-size", ""))
+    max_file = options.get("max-file", "1")
+    if not max_file.isdigit() or int(max_file) < 1:
+        raise InvalidArgument("max-file cannot be less than 1")

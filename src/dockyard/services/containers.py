@@ -31,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from dockyard.containers.config import check_name, check_network
+from dockyard.containers.config import check_name, check_network, parse_size
 from dockyard.containers.monitor import ExitStatus, Sockets
 from dockyard.containers.names import generate
 from dockyard.containers.record import (
@@ -199,6 +199,7 @@ class ContainerService:
             check_network(container.host.network_mode)
             bundle = await asyncio.to_thread(self.bundles.prepare, container)
         except DockyardError as exc:
+            live.drop_pending()  # their attach ends, as the start failed
             await self._start_failed(container, live, exc)
             raise
         attachers, live.pending = live.pending, []
@@ -543,17 +544,3 @@ def parse_signal(name: str) -> int:
         if text.startswith("SIGRTMIN+") and text[9:].isdigit():
             return int(signal.SIGRTMIN) + int(text[9:])
     raise InvalidArgument(f"Invalid signal: {name}")
-
-
-def parse_size(text: str) -> int:
-    """``10m``, ``1g``, ``512k``, bytes: log-opt max-size (docker's RAMInBytes)."""
-    text = text.strip().lower()
-    if not text:
-        return 0
-    units = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-    number = text.rstrip("bkmgti")
-    suffix = text[len(number):].removesuffix("ib").removesuffix("b") or "b"
-    try:
-        return int(float(number) * units[suffix[0]])
-    except (ValueError, KeyError) as exc:
-        raise InvalidArgument(f"invalid size: '{text}'") from exc

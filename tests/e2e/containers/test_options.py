@@ -158,3 +158,18 @@ def test_default_runtime(runc_daemon: Daemon) -> None:
         0, "hi\n", "")
     assert docker(runc_daemon, "inspect", "-f", "{{.HostConfig.Runtime}}", "dflt") == (
         0, "runc\n", "")
+
+
+def test_log_options(cli: CLI, engine: Daemon) -> None:
+    cli("run", "--name", "rotating", "--log-opt", "max-size=2k", "--log-opt", "max-file=2",
+        "busybox", "seq", "1", "2000")
+    code, stdout, _ = cli("logs", "rotating")
+    lines = stdout.splitlines()
+    assert code == 0 and lines[-1] == "2000" and 10 < len(lines) < 100  # two small files kept
+    assert lines == [str(n) for n in range(int(lines[0]), 2001)]
+    container = cli("inspect", "-f", "{{.Id}}", "rotating")[1].strip()
+    logs = sorted(p.name for p in (engine.data_root / "containers" / container).glob("*log*"))
+    assert logs == [f"{container}-json.log", f"{container}-json.log.1"]
+    cli("run", "--name", "silent", "--log-driver", "none", "busybox", "echo", "unseen")
+    code, _, err = cli("logs", "silent")
+    assert code == 1 and "configured logging driver does not support reading" in err

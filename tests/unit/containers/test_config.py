@@ -99,6 +99,10 @@ def test_no_command() -> None:
     ({"Binds": ["/a:/x", "/b:/x"]}, "Duplicate mount point: /x"),
     ({"Tmpfs": {"rel": ""}}, "mount path must be absolute"),
     ({"Ulimits": [{"Name": "nofile", "Soft": 10, "Hard": 5}]}, "soft limit"),
+    ({"LogConfig": {"Type": "json-file", "Config": {"max-size": "lots"}}}, "invalid size"),
+    ({"LogConfig": {"Type": "json-file", "Config": {"max-file": "0"}}}, "max-file cannot"),
+    ({"LogConfig": {"Type": "json-file", "Config": {"bogus": "1"}}},
+     "unknown log opt 'bogus' for json-file log driver"),
 ])
 def test_bad_host_config(obj: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):

@@ -8,13 +8,13 @@ import signal
 
 import pytest
 
-from dockyard.containers.config import ContainerConfig, parse_host_config
+from dockyard.containers.config import ContainerConfig, parse_host_config, parse_size
 from dockyard.containers.record import Container, State, format_time
 from dockyard.errors import InvalidArgument
 from dockyard.services.container_io import _scan, frame, parse_detach_keys
 from dockyard.services.container_views import command, human_duration, status_text
 from dockyard.services.container_waits import Live, WaitResult
-from dockyard.services.containers import parse_signal, parse_size, start_error, start_exit_code
+from dockyard.services.containers import parse_signal, start_error, start_exit_code
 
 
 def test_waiters() -> None:
