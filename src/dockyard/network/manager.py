@@ -147,6 +147,21 @@ class Networks:
             self._ports.close()
             self._rtnl.close()
 
+    def dismantle(self) -> bool:
+        """At a clean stop: remove the kernel side of every network (DNS listeners, bridges,
+        the table and its compatibility rules) while keeping the records, which the next
+        :meth:`open` realises again; so a stopped daemon leaves the host as it found it.
+        Nothing is removed (False) while a container has endpoints or published ports: they
+        outlive the daemon and the next one adopts them.
+        """
+        with self._lock:
+            if self._boxes:
+                return False
+            for network in list(self._networks.values()):
+                self._unrealise(network)
+            self._firewall.remove()
+            return True
+
     def destroy(self) -> None:
         """Remove every network, endpoint and the table (tests; ``dockyardd --cleanup``).
 
@@ -220,7 +235,8 @@ class Networks:
         options: dict[str, str], labels: dict[str, str], default: bool = False,
     ) -> Network:
         network_id = secrets.token_hex(32)
-        bridge = bridge or f"{self._settings.bridge_prefix}{network_id[:12]}"
+        prefix = self._settings.bridge_prefix
+        bridge = bridge or f"{prefix}{network_id[:15 - len(prefix)]}"  # IFNAMSIZ - 1
         if len(bridge) > 15:
             raise InvalidArgument(f"bridge name {bridge} is longer than 15 characters")
         taken = [n.pool.subnet for n in self._networks.values()]
