@@ -16,6 +16,7 @@ from pathlib import Path
 import dockyard
 from dockyard.api.handlers import build as build_handlers
 from dockyard.api.handlers import containers as container_handlers
+from dockyard.api.handlers import events as event_handlers
 from dockyard.api.handlers import exec as exec_handlers
 from dockyard.api.handlers import image_archive as image_archive_handlers
 from dockyard.api.handlers import image_distribution as distribution_handlers
@@ -27,6 +28,7 @@ from dockyard.containers import monitor
 from dockyard.containers.spawnclient import SpawnerClient, runtime_binaries
 from dockyard.daemon.config import RUNTIMES, Config
 from dockyard.errors import NotFound
+from dockyard.events import Events
 from dockyard.gc import Roots
 from dockyard.oci.platform import Platform
 from dockyard.registry.auth import Credentials
@@ -34,6 +36,7 @@ from dockyard.registry.endpoints import RegistrySettings
 from dockyard.services import Services
 from dockyard.services.build import BuildService
 from dockyard.services.build_executor import RuntimeExecutor, runtime_command
+from dockyard.services.container_events import ContainerEvents
 from dockyard.services.container_exec import ExecService
 from dockyard.services.container_io import ContainerIO
 from dockyard.services.containers import ContainerService
@@ -60,7 +63,9 @@ def build_services(config: Config, root: DataRoot, syscalls: Syscalls) -> Servic
     images = ImageService(root)
     registries = RegistrySettings(config.insecure_registries, config.registry_mirrors)
     volumes = VolumeService(VolumeStore(config.data_root / "volumes", real()))
+    events = Events()
     containers = build_containers(config, root, images, syscalls)
+    containers.events = ContainerEvents(events)
     distribution = DistributionService(root, images, registries)
     builds = build_builds(config, root, images, distribution, syscalls)
     return Services(
@@ -73,6 +78,7 @@ def build_services(config: Config, root: DataRoot, syscalls: Syscalls) -> Servic
         execs=ExecService(containers),
         volumes=volumes,
         builds=builds,
+        events=events,
     )
 
 
@@ -130,6 +136,7 @@ def build_router(services: Services) -> Router:
     routes += container_handlers.routes(services)
     routes += exec_handlers.routes(services)
     routes += build_handlers.routes(services)
+    routes += event_handlers.routes(services)
     return Router(routes)
 
 

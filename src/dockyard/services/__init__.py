@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported for annotations only: the package imports no service eagerly
+    from dockyard.events import Events
     from dockyard.services.build import BuildService
     from dockyard.services.container_exec import ExecService
     from dockyard.services.container_io import ContainerIO
@@ -32,3 +33,4 @@ class Services:
     execs: ExecService
     volumes: VolumeService
     builds: BuildService
+    events: Events

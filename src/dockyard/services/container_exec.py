@@ -96,7 +96,7 @@ class ExecService:
             detach_keys=str(body.get("DetachKeys") or ""))
         self._execs[record.id] = record
         self.containers._emit("exec_create", container,
-                              execID=record.id, execCmd=" ".join(cmd))
+                              execID=record.id, execCmd=_command(cmd))
         return record.id
 
     def inspect(self, exec_id: str) -> dict[str, Any]:
@@ -133,7 +133,7 @@ class ExecService:
         record.pid = int(reply["pid"])
         record.running = True
         self.containers._emit("exec_start", container, execID=record.id,
-                              execCmd=" ".join(record.cmd))
+                              execCmd=_command(record.cmd))
         watcher = asyncio.ensure_future(self._watch(record))
         if attached:
             assert stream is not None
@@ -209,3 +209,8 @@ class ExecService:
         for exec_id, record in list(self._execs.items()):
             if record.container_id == container.id and not record.running:
                 del self._execs[exec_id]
+
+
+def _command(cmd: tuple[str, ...]) -> str:
+    """The command as dockerd's exec events show it: entrypoint, a space, the arguments."""
+    return f"{cmd[0]} {' '.join(cmd[1:])}"
