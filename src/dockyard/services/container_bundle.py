@@ -1,8 +1,10 @@
 """The blocking file-system work around a container's start and stop (worker threads).
 
 Start: mount the container's snapshot on ``<exec-root>/containers/<id>/rootfs``, resolve its
-user in the mounted root, write config.json. Stop: unmount, unpin the network namespace,
-remove the bundle. Nothing here talks to processes: the spawner does that.
+user in the mounted root, write config.json, then (with :attr:`Bundles.network`) pin the network
+namespace and attach it to the container's networks. Stop: unmount, unpin the network
+namespace, release the network, remove the bundle. Nothing here talks to processes: the
+spawner does that.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dockyard.containers import etcfiles, netns, ocispec
 from dockyard.containers.record import Container
@@ -25,6 +28,9 @@ from dockyard.errors import DockyardError, NotFound, SystemCallError
 from dockyard.mount import mount_all
 from dockyard.snapshots import Snapshotter
 from dockyard.sys import MNT_DETACH, Syscalls
+
+if TYPE_CHECKING:
+    from dockyard.services.container_network import ContainerNetworks
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +56,13 @@ class Bundles:
         self.store = store
         self.snapshotter = snapshotter
         self.sys = syscalls
+        self.network: ContainerNetworks | None = None  # set by the daemon's wiring
 
     def bundle(self, container: Container) -> Bundle:
         directory = self.root / container.id
         pinned = "" if container.host.host_network else str(self.netns_root / container.id)
+        if self.network is not None:  # container:<ref> joins the other's namespace
+            pinned = self.network.netns_path(container, pinned)
         return Bundle(directory, directory / "rootfs", pinned)
 
     def write_etc_files(self, container: Container) -> None:
@@ -92,6 +101,8 @@ class Bundles:
             spec = ocispec.build(container, user, paths, self.hostname(container))
             write_atomic(bundle.directory / "config.json",
                          json.dumps(spec, separators=(",", ":")).encode())
+            if self.network is not None:  # the namespace pinned and attached: none to make
+                bundle = self.network.setup(container, bundle)
         except BaseException:
             self.cleanup(container)
             raise
@@ -107,8 +118,10 @@ class Bundles:
     def cleanup(self, container: Container) -> None:
         """Unmount, unpin, remove the bundle: after an exit or a failed start. Idempotent."""
         bundle = self.bundle(container)
-        if bundle.netns:
-            netns.release(bundle.netns, self.sys)
+        if not container.host.host_network:  # its own namespace (not one it joined)
+            netns.release(str(self.netns_root / container.id), self.sys)
+        if self.network is not None:  # after the namespace: the kernel drops the veths
+            self.network.release(container.id)
         if not bundle.directory.exists():
             return
         try:

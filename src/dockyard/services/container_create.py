@@ -17,6 +17,7 @@ from dockyard.containers.record import Container, format_time
 from dockyard.containers.store import ContainerStore
 from dockyard.errors import InvalidArgument
 from dockyard.services.container_bundle import Bundles
+from dockyard.services.container_network import EndpointConfig, requested_networks, save_networks
 from dockyard.services.images import ImageService
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class Request:
 
     config: ContainerConfig
     host: HostConfig
+    networks: Mapping[str, EndpointConfig]  # NetworkMode's and NetworkingConfig's
 
     @classmethod
     def parse(cls, body: Any, *, default_runtime: str, runtimes: Sequence[str]) -> Request:
@@ -40,7 +42,9 @@ class Request:
             raise InvalidArgument("Config.Image: an image name is required")
         host = parse_host_config(body.get("HostConfig") or {}, default_runtime=default_runtime,
                                  runtimes=runtimes)
-        return cls(config, host)
+        networking = body.get("NetworkingConfig") or {}
+        endpoints = networking.get("EndpointsConfig") if isinstance(networking, Mapping) else None
+        return cls(config, host, requested_networks(host.network_mode, endpoints, host.echo))
 
 
 class Creator:
@@ -69,6 +73,7 @@ class Creator:
                     container_id, str(chains[-1]) if chains else "",
                     {LABEL_CONTAINER: container_id})
                 self.bundles.write_etc_files(container)
+                save_networks(self.store.dir(container_id), request.networks)
                 self.store.save(container)
             except BaseException:
                 self.bundles.remove_snapshot(container)

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dockyard.containers.record import RUNNING, Container, parse_time
+from dockyard.services.container_network import ContainerNetworks
 from dockyard.services.containers import ContainerService
 
 NETWORK_NAMES = {"default": "bridge", "bridge": "bridge", "host": "host", "none": "none"}
@@ -29,7 +30,8 @@ def inspect(service: ContainerService, container: Container,
         "AppArmorProfile": "", "ExecIDs": list(exec_ids) or None,
         "HostConfig": container.host.to_json(), "GraphDriver": graph_driver(service, container),
         "Mounts": mounts(container), "Config": container.config.to_json(),
-        "NetworkSettings": network_settings(container),
+        "NetworkSettings": network_settings(container) if service.bundles.network is None
+        else service.bundles.network.settings(container),
     }
 
 
@@ -81,19 +83,22 @@ def network_settings(container: Container) -> dict[str, Any]:
             "Networks": {name: endpoint}}
 
 
-def summary(container: Container, now: float | None = None) -> dict[str, Any]:
+def summary(container: Container, now: float | None = None,
+            network: ContainerNetworks | None = None) -> dict[str, Any]:
     """A ``GET /containers/json`` item."""
     name = NETWORK_NAMES.get(container.host.network_mode, container.host.network_mode)
-    network = network_settings(container)["Networks"]
+    ports, networks = network.summary(container) if network is not None else (
+        [_port(p) for p in container.config.exposed_ports or {}],
+        network_settings(container)["Networks"])
     return {
         "Id": container.id, "Names": [container.name], "Image": container.config.image,
         "ImageID": container.image_id, "Command": command(container),
         "Created": parse_time(container.created) // 10**9,
-        "Ports": [_port(p) for p in container.config.exposed_ports or {}],
+        "Ports": ports,
         "Labels": dict(container.config.labels), "State": container.state.status,
         "Status": status_text(container, now), "HostConfig": {"NetworkMode":
                                                               container.host.network_mode},
-        "NetworkSettings": {"Networks": network if name else {}}, "Mounts": mounts(container),
+        "NetworkSettings": {"Networks": networks if name else {}}, "Mounts": mounts(container),
     }
 
 
@@ -173,7 +178,7 @@ def list_containers(service: ContainerService, *, all_containers: bool = False, 
             continue
         if not _matches(container, filters):
             continue
-        chosen.append(summary(container, now))
+        chosen.append(summary(container, now, service.bundles.network))
         if 0 < limit <= len(chosen):
             break
     return chosen

@@ -31,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from dockyard.containers.config import check_name, check_network, parse_size
+from dockyard.containers.config import check_name, parse_size
 from dockyard.containers.monitor import ExitStatus, Sockets
 from dockyard.containers.names import generate
 from dockyard.containers.record import (
@@ -196,7 +196,6 @@ class ContainerService:
 
     async def _start(self, container: Container, live: Live) -> None:
         try:
-            check_network(container.host.network_mode)
             bundle = await asyncio.to_thread(self.bundles.prepare, container)
         except DockyardError as exc:
             live.drop_pending()  # their attach ends, as the start failed

@@ -1,0 +1,510 @@
+"""A container's networks: what it asked for, what it got, and the container service's hooks.
+
+What it asked for (``NetworkMode``, ``NetworkingConfig.EndpointsConfig`` at create, later
+``network connect``/``disconnect``) is kept beside its record; what it got (endpoints, published
+ports) is the network layer's (:class:`dockyard.network.manager.Networks`)::
+
+    <data-root>/containers/<id>/networks.json   {"Networks": {name: EndpointSettings}}
+
+The container service calls:
+
+- :meth:`ContainerNetworks.record` when a container is created (the file above);
+- :meth:`ContainerNetworks.setup` when it starts, after its bundle is prepared and before its
+  process exists: the namespace is pinned here (not in the spawner), the container is attached
+  to each network it asked for and its ports are published, then /etc/hosts and
+  /etc/resolv.conf are written as dockerd writes them; the spawner is told not to make a
+  namespace (the returned bundle names none to make);
+- :meth:`ContainerNetworks.release` from the bundle cleanup of every stop, failed start and
+  removal, after the namespace is unpinned (the kernel then drops the veths by itself, without
+  the 16-18 ms a veth deletion costs): ports, endpoints, addresses and DNS names go.
+
+Modes: ``default``/``bridge`` (the default bridge), a user network's name or ID, ``host`` (no
+namespace of its own), ``none`` (loopback only), ``container:<name|id>`` (the namespace of a
+running container, pinned by that container).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dockyard.containers import etcfiles
+from dockyard.containers.record import Container
+from dockyard.containers.store import ContainerStore, write_atomic
+from dockyard.errors import (
+    AlreadyExists,
+    Conflict,
+    DockyardError,
+    InvalidArgument,
+    NotFound,
+    Unsupported,
+)
+from dockyard.network import netns
+from dockyard.network.manager import Networks
+from dockyard.network.ports import PortBinding, PortRequest
+from dockyard.network.store import Endpoint, Network
+from dockyard.sys import Syscalls
+
+if TYPE_CHECKING:
+    from dockyard.services.container_bundle import Bundle
+
+log = logging.getLogger(__name__)
+
+FILE = "networks.json"
+DEFAULT = "bridge"
+BUILTIN = ("host", "none")
+
+
+def network_kind(mode: str) -> str:
+    """``bridge`` (any bridge network), ``host``, ``none`` or ``container``."""
+    if mode in BUILTIN:
+        return mode
+    if mode.startswith("container:"):
+        return "container"
+    return "bridge"
+
+
+def primary_network(mode: str) -> str:
+    """The network ``NetworkMode`` names (``default`` is the default bridge)."""
+    return DEFAULT if mode in ("", "default") else mode
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointConfig:
+    """One entry of ``EndpointsConfig`` (or a connect's ``EndpointConfig``), as asked."""
+
+    aliases: tuple[str, ...] = ()
+    ipv4: str = ""
+    ipam: Mapping[str, str] | None = None  # IPAMConfig as sent: inspect shows it back
+    network_id: str = ""                   # known once the container started or connected
+
+    @classmethod
+    def from_api(cls, obj: Any) -> EndpointConfig:
+        if obj is None:
+            return cls()
+        if not isinstance(obj, Mapping):
+            raise InvalidArgument("invalid EndpointSettings: want an object")
+        aliases = obj.get("Aliases") or []
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise InvalidArgument("invalid Aliases: want a list of strings")
+        ipam = obj.get("IPAMConfig")
+        if ipam is not None and not isinstance(ipam, Mapping):
+            raise InvalidArgument("invalid IPAMConfig: want an object")
+        ipv4 = str((ipam or {}).get("IPv4Address") or "")
+        if (ipam or {}).get("IPv6Address"):
+            raise Unsupported("IPv6 addresses are not supported")
+        if ipv4:
+            try:
+                ipaddress.IPv4Address(ipv4)
+            except ValueError as exc:
+                raise InvalidArgument(f"invalid IPv4 address: {ipv4}") from exc
+        return cls(tuple(dict.fromkeys(aliases)), ipv4,
+                   {str(k): str(v) for k, v in ipam.items() if v} if ipam is not None else None,
+                   str(obj.get("NetworkID") or ""))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"IPAMConfig": dict(self.ipam) if self.ipam is not None else None,
+                "Aliases": list(self.aliases) or None, "NetworkID": self.network_id}
+
+
+def requested_networks(mode: str, endpoints: Any, host_echo: Mapping[str, Any]) -> \
+        dict[str, EndpointConfig]:
+    """A create request's networks (``NetworkMode`` first, then ``EndpointsConfig``), checked
+    as dockerd checks them at create; whether they exist is checked at start."""
+    kind = network_kind(mode)
+    if kind == "container" and (host_echo.get("PortBindings") or
+                                host_echo.get("PublishAllPorts")):
+        raise InvalidArgument("conflicting options: port publishing and the container type "
+                              "network mode")
+    if kind == "container" and not mode[10:]:
+        raise InvalidArgument(f"invalid network mode: {mode}")
+    if endpoints is not None and not isinstance(endpoints, Mapping):
+        raise InvalidArgument("invalid NetworkingConfig.EndpointsConfig: want an object")
+    wanted = {primary_network(str(k)): EndpointConfig.from_api(v)
+              for k, v in (endpoints or {}).items()}
+    if kind == "container":
+        return {}
+    for name, config in wanted.items():
+        if name in (DEFAULT, *BUILTIN) and config.aliases:
+            raise InvalidArgument("network-scoped alias is supported only for containers in "
+                                  "user defined networks")
+        if name in (DEFAULT, *BUILTIN) and config.ipv4:
+            raise InvalidArgument("user specified IP address is supported on user defined "
+                                  "networks only")
+    primary = primary_network(mode)
+    return {primary: wanted.pop(primary, EndpointConfig()), **wanted}
+
+
+def save_networks(directory: Path, wanted: Mapping[str, EndpointConfig]) -> None:
+    """Keep what a container asked for in its directory (``networks.json``)."""
+    data = {"Networks": {k: v.to_json() for k, v in wanted.items()}}
+    write_atomic(directory / FILE, json.dumps(data, separators=(",", ":")).encode(), 0o600)
+
+
+def load_networks(directory: Path, mode: str) -> dict[str, EndpointConfig]:
+    try:
+        data = json.loads((directory / FILE).read_bytes())
+        return {str(k): EndpointConfig.from_api(v)
+                for k, v in (data.get("Networks") or {}).items()}
+    except (FileNotFoundError, ValueError, AttributeError, DockyardError):
+        if network_kind(mode) == "container":
+            return {}
+        return {primary_network(mode): EndpointConfig()}
+
+
+class ContainerNetworks:
+    """The network side of containers: records, start, release, connect and inspect."""
+
+    def __init__(
+        self, networks: Networks, store: ContainerStore, netns_root: Path, syscalls: Syscalls,
+        *, lookup: Callable[[str], Container], dns: Sequence[str] = (),
+        host_files: tuple[Path, Path] = (etcfiles.HOST_HOSTS, etcfiles.HOST_RESOLV),
+    ) -> None:
+        self.networks = networks
+        self.store = store
+        self.netns_root = netns_root
+        self.sys = syscalls
+        self.lookup = lookup
+        self.dns = tuple(dns)
+        self.host_hosts, self.host_resolv = host_files
+
+    # -- what a container asked for ------------------------------------------------------------
+
+    def requested(self, container: Container) -> dict[str, EndpointConfig]:
+        """Network name (as asked) -> its endpoint config, the primary network first."""
+        return load_networks(self.store.dir(container.id), container.host.network_mode)
+
+    def _save(self, container_id: str, wanted: Mapping[str, EndpointConfig]) -> None:
+        save_networks(self.store.dir(container_id), wanted)
+
+    def find(self, name: str) -> Network | None:
+        try:
+            return self.networks.get(name)
+        except (NotFound, Conflict):
+            return None
+
+    # -- start and stop ------------------------------------------------------------------------
+
+    def netns_path(self, container: Container, own: str) -> str:
+        """The namespace a container's config.json names: its own (``own``), or for
+        ``container:<ref>`` the one the other container pinned."""
+        if network_kind(container.host.network_mode) != "container":
+            return own
+        try:
+            return str(self.netns_root / self.lookup(container.host.network_mode[10:]).id)
+        except NotFound:
+            return own
+
+    def joined_container(self, container: Container) -> Container:
+        """The running container whose namespace a ``container:<ref>`` container joins."""
+        ref = container.host.network_mode[10:]
+        other = self.lookup(ref)
+        if other.id == container.id:
+            raise InvalidArgument("cannot join own network")
+        if not other.state.running or not (self.netns_root / other.id).exists():
+            raise Conflict(f"cannot join network of a non running container: {other.id}")
+        return other
+
+    def setup(self, container: Container, bundle: Bundle) -> Bundle:
+        """Pin the namespace, attach, publish, write hosts and resolv.conf (start)."""
+        kind = network_kind(container.host.network_mode)
+        if kind == "host" or not bundle.netns:
+            return bundle
+        if kind == "container":
+            self._share_files(container, self.joined_container(container))
+            return replace(bundle, netns="")
+        netns.create(bundle.netns, self.sys)
+        try:
+            if kind == "none":
+                self.networks.loopback(bundle.netns)
+            else:
+                self._attach_all(container, bundle.netns)
+            self.write_files(container)
+        except BaseException:
+            netns.remove(bundle.netns, self.sys)
+            self.networks.release(container.id)
+            raise
+        return replace(bundle, netns="")
+
+    def _attach_all(self, container: Container, path: str) -> None:
+        wanted = self.requested(container)
+        resolved: dict[str, EndpointConfig] = {}
+        for name, config in wanted.items():
+            network = self.networks.get(name)  # NotFound: "network x not found"
+            endpoint = self._attach(container, path, network, config)
+            resolved[name] = replace(config, network_id=network.id)
+            log.debug("container %s: %s on %s", container.short_id, endpoint.address,
+                      network.name)
+        requests = port_requests(container)
+        if requests:
+            try:
+                self.networks.publish(container.id, requests)
+            except Conflict as exc:
+                raise Conflict(f"driver failed programming external connectivity on endpoint "
+                               f"{container.name.lstrip('/')} "
+                               f"({endpoint_id(container.id, resolved)}): {exc}") from exc
+        if resolved != wanted:
+            self._save(container.id, resolved)
+
+    def _attach(self, container: Container, path: str, network: Network,
+                config: EndpointConfig) -> Endpoint:
+        aliases = list(config.aliases)
+        if not network.default and container.short_id not in aliases:
+            aliases.append(container.short_id)  # dockerd's alias on user networks
+        ip = ipaddress.IPv4Address(config.ipv4) if config.ipv4 else None
+        if network.default and aliases:
+            raise InvalidArgument("network-scoped alias is supported only for containers in "
+                                  "user defined networks")
+        return self.networks.attach(container.id, path, network.id,
+                                    name=container.name.lstrip("/"), aliases=aliases, ip=ip)
+
+    def release(self, container_id: str) -> None:
+        """Everything the container held on its networks (its namespace is gone already)."""
+        self.networks.release(container_id)
+
+    # -- connect and disconnect ----------------------------------------------------------------
+
+    def connect(self, container: Container, network: Network, config: EndpointConfig) -> None:
+        """``network connect``: recorded; attached at once when the container runs."""
+        kind = network_kind(container.host.network_mode)
+        if kind == "host":
+            raise InvalidArgument("container cannot be disconnected from host network or "
+                                  "connected to host network")
+        if kind in ("none", "container"):
+            raise InvalidArgument("container sharing network namespace with another container "
+                                  "or host cannot be connected to any other network"
+                                  if kind == "container" else
+                                  "container cannot be connected to multiple networks with one "
+                                  "of the networks in private (none) mode")
+        wanted = self.requested(container)
+        name = self._key(wanted, network)
+        if name is not None and container.state.running:
+            raise AlreadyExists(f"endpoint with name {container.name.lstrip('/')} already "
+                                f"exists in network {network.name}")
+        if network.default and (config.aliases or config.ipv4):
+            raise InvalidArgument("network-scoped alias is supported only for containers in "
+                                  "user defined networks" if config.aliases else
+                                  "user specified IP address is supported on user defined "
+                                  "networks only")
+        config = replace(config, network_id=network.id)
+        if container.state.running:
+            self._attach(container, str(self.netns_root / container.id), network, config)
+        wanted.pop(name or network.name, None)
+        wanted[network.name] = config
+        self._save(container.id, wanted)
+        if container.state.running:
+            self.write_files(container)
+
+    def disconnect(self, container: Container, network: Network, *, force: bool = False) -> None:
+        """``network disconnect``: forgotten; detached at once when the container runs."""
+        kind = network_kind(container.host.network_mode)
+        if kind == "host" and network.name == "host":
+            raise InvalidArgument("container cannot be disconnected from host network or "
+                                  "connected to host network")
+        wanted = self.requested(container)
+        name = self._key(wanted, network)
+        attached = container.state.running and any(
+            e.network_id == network.id for e in self.networks.endpoints(container.id))
+        if name is None and not attached and not force:
+            raise InvalidArgument(f"container {container.id} is not connected to network "
+                                  f"{network.name}")
+        if attached:
+            self.networks.detach(container.id, network.id)
+        if name is not None:
+            del wanted[name]
+            self._save(container.id, wanted)
+        if attached:
+            self.write_files(container)
+
+    def _key(self, wanted: Mapping[str, EndpointConfig], network: Network) -> str | None:
+        """The name under which ``network`` appears in a container's requested networks."""
+        for name, config in wanted.items():
+            if network.id in (config.network_id, name) or name == network.name:
+                return name
+        return None
+
+    # -- /etc/hosts and /etc/resolv.conf -------------------------------------------------------
+
+    def write_files(self, container: Container) -> None:
+        """hosts and resolv.conf as dockerd writes them for the attached endpoints (rewritten in
+        place: a running container has them bind-mounted)."""
+        directory = self.store.dir(container.id)
+        _write_in_place(directory / "hosts", self.hosts(container).encode())
+        _write_in_place(directory / "resolv.conf", self.resolv_conf(container).encode())
+
+    def hosts(self, container: Container) -> str:
+        host = container.host
+        extra = [self._host_gateway(entry) for entry in host.extra_hosts]
+        text = etcfiles.hosts(extra, False, host_file=self.host_hosts)
+        hostname = self._hostname(container)
+        fqdn = f"{hostname}.{container.config.domainname}" if container.config.domainname \
+            else hostname
+        names = f"{fqdn} {fqdn.split('.', 1)[0]}" if "." in fqdn else fqdn
+        for endpoint in self.networks.endpoints(container.id):
+            text += f"{endpoint.ip}\t{names}\n"
+        return text
+
+    def _host_gateway(self, entry: str) -> str:
+        name, sep, address = entry.partition(":")
+        if address != "host-gateway":
+            return entry
+        return f"{name}{sep}{self.networks.get(DEFAULT).pool.gateway}"
+
+    def _hostname(self, container: Container) -> str:
+        try:
+            return (self.store.dir(container.id) / "hostname").read_text().strip()
+        except OSError:
+            return container.config.hostname or container.short_id
+
+    def resolv_conf(self, container: Container) -> str:
+        host = container.host
+        nameserver = self.networks.nameserver(container.id)
+        if nameserver is not None:  # the embedded DNS of its first user network
+            return etcfiles.resolv_conf(False, (str(nameserver),), host.dns_search,
+                                        ("ndots:0", *host.dns_options), self.host_resolv)
+        return etcfiles.resolv_conf(False, host.dns or self.dns, host.dns_search,
+                                    host.dns_options, self.host_resolv)
+
+    def _share_files(self, container: Container, other: Container) -> None:
+        """A ``container:`` container sees the hosts and resolv.conf of the one it joins."""
+        source, target = self.store.dir(other.id), self.store.dir(container.id)
+        for name in ("hosts", "resolv.conf"):
+            try:
+                _write_in_place(target / name, (source / name).read_bytes())
+            except FileNotFoundError:
+                continue
+
+    # -- inspect and ps ------------------------------------------------------------------------
+
+    def settings(self, container: Container) -> dict[str, Any]:
+        """``NetworkSettings`` of ``GET /containers/{id}/json``."""
+        running = container.state.running
+        networks = self.endpoints_json(container, aliases=True)
+        main = networks.get(DEFAULT) if running else None
+        kind = network_kind(container.host.network_mode)
+        sandbox = running and kind in ("bridge", "none")
+        return {
+            "Bridge": "", "SandboxID": _digest("sandbox", container.id) if sandbox else "",
+            "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+            "Ports": self.ports_json(container) if running and kind == "bridge" else {},
+            "SandboxKey": str(self.netns_root / container.id) if sandbox else "",
+            "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+            **{key: (main or {}).get(key, EMPTY_ENDPOINT[key]) for key in (
+                "EndpointID", "Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen",
+                "IPAddress", "IPPrefixLen", "IPv6Gateway", "MacAddress")},
+            "Networks": networks,
+        }
+
+    def summary(self, container: Container) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """``Ports`` and ``NetworkSettings.Networks`` of a ``GET /containers/json`` item."""
+        ports: list[dict[str, Any]] = []
+        if container.state.running and network_kind(container.host.network_mode) == "bridge":
+            for key, bindings in self.ports_json(container).items():
+                number, _, proto = key.partition("/")
+                if not bindings:
+                    ports.append({"PrivatePort": int(number), "Type": proto})
+                for b in bindings or ():
+                    ports.append({"IP": b["HostIp"], "PrivatePort": int(number),
+                                  "PublicPort": int(b["HostPort"]), "Type": proto})
+        return ports, self.endpoints_json(container, aliases=False)
+
+    def endpoints_json(self, container: Container, *, aliases: bool) -> dict[str, Any]:
+        live = {e.network_id: e for e in self.networks.endpoints(container.id)} \
+            if container.state.running else {}
+        out: dict[str, Any] = {}
+        for name, config in self.requested(container).items():
+            network = self.find(name)
+            shown = network.name if network is not None else name
+            endpoint = live.get(network.id) if network is not None else None
+            item = dict(EMPTY_ENDPOINT)
+            item.update(config.to_json())
+            if not aliases:
+                item["Aliases"] = None
+            if endpoint is not None:
+                item.update(endpoint_json(container.id, endpoint))
+                if aliases and endpoint.aliases:
+                    item["Aliases"] = list(endpoint.aliases)
+            elif network is not None and container.state.running:
+                item["NetworkID"] = network.id
+            out[shown] = {key: item[key] for key in EMPTY_ENDPOINT}
+        return out
+
+    def ports_json(self, container: Container) -> dict[str, Any]:
+        """``NetworkSettings.Ports``: each exposed or published port, its bindings or None."""
+        ports: dict[str, Any] = {_port_key(k): None for k in container.config.exposed_ports or {}}
+        for binding in self.networks.ports(container.id):
+            key = f"{binding.container_port}/{binding.proto}"
+            entries = ports.get(key) or []
+            entries.append({"HostIp": str(binding.host_ip or "0.0.0.0"),
+                            "HostPort": str(binding.host_port)})
+            ports[key] = entries
+        return dict(sorted(ports.items()))
+
+    def bindings(self, container_id: str) -> list[PortBinding]:
+        return self.networks.ports(container_id)
+
+
+EMPTY_ENDPOINT: dict[str, Any] = {
+    "IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "", "EndpointID": "",
+    "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+    "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DriverOpts": None,
+}
+
+
+def endpoint_json(container_id: str, endpoint: Endpoint) -> dict[str, Any]:
+    """The run-time fields of an attached endpoint."""
+    return {"NetworkID": endpoint.network_id,
+            "EndpointID": _digest(container_id, endpoint.network_id, endpoint.host_ifname),
+            "Gateway": str(endpoint.gateway or ""), "IPAddress": str(endpoint.ip),
+            "IPPrefixLen": endpoint.address.network.prefixlen, "MacAddress": endpoint.mac}
+
+
+def endpoint_id(container_id: str, resolved: Mapping[str, EndpointConfig]) -> str:
+    first = next(iter(resolved.values()), EndpointConfig())
+    return _digest(container_id, first.network_id)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()
+
+
+def _port_key(spec: str) -> str:
+    number, _, proto = spec.partition("/")
+    return f"{number}/{proto or 'tcp'}"
+
+
+def port_requests(container: Container) -> list[PortRequest]:
+    """``HostConfig.PortBindings``, and with ``PublishAllPorts`` every other exposed port on a
+    free host port, as dockerd publishes them."""
+    echo = container.host.echo
+    bindings = echo.get("PortBindings") or {}
+    if not isinstance(bindings, Mapping):
+        raise InvalidArgument("invalid PortBindings: want an object")
+    requests: list[PortRequest] = []
+    for key, entries in sorted(bindings.items()):
+        for entry in entries or [{}]:
+            if not isinstance(entry, Mapping):
+                raise InvalidArgument(f"invalid PortBindings for {key}: want objects")
+            requests.append(PortRequest.from_api(_port_key(str(key)),
+                                                 str(entry.get("HostIp") or ""),
+                                                 str(entry.get("HostPort") or "")))
+    if echo.get("PublishAllPorts"):
+        published = {_port_key(str(k)) for k in bindings}
+        for key in sorted(_port_key(k) for k in container.config.exposed_ports or {}):
+            if key not in published:
+                requests.append(PortRequest.from_api(key))
+    return requests
+
+
+def _write_in_place(path: Path, data: bytes) -> None:
+    """Replace a file's content keeping its inode (bind mounts of it see the change)."""
+    with open(path, "r+b" if path.exists() else "wb") as out:
+        out.write(data)
+        out.truncate()
+
