@@ -1,4 +1,5 @@
-"""Benchmark rows: one module per row, each with a ``make(ctx) -> Row`` factory.
+"""Benchmark rows: one module per row, each with a ``make(ctx) -> Row`` factory; or one module
+for a family of rows, which names them in ``ROWS`` and has a ``make(ctx, name) -> Row`` factory.
 
 A row names the engines it compares and, per engine and iteration, an untimed ``setup`` that
 returns the timed part and an untimed ``teardown``. The harness calls ``prepare`` once before the
@@ -22,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Protocol, TypeVar, cast
 
 # dockyard and the peers it is compared with; a row names those it compares
@@ -115,17 +117,36 @@ class Row(Protocol):
     def finish(self) -> None: ...
 
 
-def names() -> list[str]:
-    """All row names, in the order they run by default."""
+def modules() -> list[str]:
+    """The row modules: those of this package whose names do not start with an underscore."""
     here = str(Path(__file__).parent)
     return sorted(m.name for m in pkgutil.iter_modules([here]) if not m.name.startswith("_"))
 
 
+def _rows_of(module: ModuleType) -> tuple[str, ...]:
+    """The rows a module gives: those its ROWS names, else one named like the module."""
+    rows: tuple[str, ...] = getattr(module, "ROWS", (module.__name__.rpartition(".")[2],))
+    return rows
+
+
+def _import(module: str) -> ModuleType:
+    return importlib.import_module(f"{__name__}.{module}")
+
+
+def names() -> list[str]:
+    """All row names, in the order they run by default."""
+    return sorted(row for module in modules() for row in _rows_of(_import(module)))
+
+
 def instantiate(name: str, ctx: Context) -> Row:
-    """The row of module `name`. (Not `load`: importing the row module `load` would set the
-    package attribute of that name; a row module must not be named like a name defined here.)"""
-    if name not in names():
-        raise KeyError(name)
-    module = importlib.import_module(f"{__name__}.{name}")
-    make: Callable[[Context], Row] = module.make
-    return make(ctx)
+    """The row `name`: `make(ctx)` of the module of that name, or `make(ctx, name)` of the module
+    whose ROWS holds it. (Not `load`: importing the row module `load` would set the package
+    attribute of that name; a row module must not be named like a name defined here.)"""
+    for module in map(_import, modules()):
+        if name in _rows_of(module):
+            if hasattr(module, "ROWS"):
+                make_named: Callable[[Context, str], Row] = module.make
+                return make_named(ctx, name)
+            make: Callable[[Context], Row] = module.make
+            return make(ctx)
+    raise KeyError(name)
