@@ -19,7 +19,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,12 +132,15 @@ def _tail(log: Path) -> str:
     return " | ".join(lines[-3:])[-400:] or "empty log"
 
 
-def docker(ctx: Context, endpoint: Endpoint, *args: str) -> str:
-    """Run the docker CLI against `endpoint` (untimed); its stdout, or RowFailed."""
+def docker(
+    ctx: Context, endpoint: Endpoint, *args: str, env: Mapping[str, str] | None = None
+) -> str:
+    """Run the docker CLI against `endpoint` (untimed), with `env` set over the run's
+    environment; its stdout, or RowFailed."""
     argv = [ctx.docker, *args]
     try:
         proc = subprocess.run(
-            argv, env={**ctx.env, **endpoint.env()}, capture_output=True, text=True,
+            argv, env={**ctx.env, **(env or {}), **endpoint.env()}, capture_output=True, text=True,
             check=False, timeout=CLI_TIMEOUT_S,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -150,18 +153,21 @@ def docker(ctx: Context, endpoint: Endpoint, *args: str) -> str:
 
 class Endpoints:
     """The daemon of each engine for one row: `open` starts the row's dockyardd (under
-    <work>/<row>-dockyardd) or finds dockerd; `close` stops what `open` started."""
+    <work>/<directory>, by default <row>-dockyardd) or finds dockerd; `close` stops what `open`
+    started. A row with a long name gives a shorter directory: sun_path holds 108 bytes, and
+    dockyardd first binds .dockyard.sock.<pid>.tmp there (up to 13 bytes more than the socket)."""
 
-    def __init__(self, ctx: Context, row: str) -> None:
+    def __init__(self, ctx: Context, row: str, directory: str = "") -> None:
         self._ctx = ctx
         self._row = row
+        self._directory = directory or f"{row}-dockyardd"
         self._open: dict[str, Endpoint] = {}
         self._stack = ExitStack()
 
     def open(self, engine: str) -> Endpoint:
         if engine not in self._open:
             if engine == "dockyard":
-                workdir = self._ctx.work / f"{self._row}-dockyardd"
+                workdir = self._ctx.work / self._directory
                 self._open[engine] = self._stack.enter_context(dockyardd(self._ctx, workdir))
             elif engine == "docker":
                 self._open[engine] = dockerd()
@@ -182,5 +188,14 @@ def remove_image(endpoint: Endpoint, name: str) -> bool:
     conn = engine_api.UnixConnection(endpoint.socket)
     try:
         return engine_api.remove_image(conn, name)
+    finally:
+        conn.close()
+
+
+def image_id(endpoint: Endpoint, name: str) -> str | None:
+    """The ID of the daemon's image `name` (untimed); None when it has none."""
+    conn = engine_api.UnixConnection(endpoint.socket)
+    try:
+        return engine_api.image_id(conn, name)
     finally:
         conn.close()

@@ -95,6 +95,34 @@ def remove_image(conn: UnixConnection, name: str) -> bool:
     return True
 
 
+def image_id(conn: UnixConnection, name: str) -> str | None:
+    """The ID of image `name` (``GET /images/{name}/json``), or None when there is none."""
+    status, body = call(conn, "GET", f"{API}/images/{quote(name, safe='/:')}/json")
+    if status == 404:
+        return None
+    if status != 200:
+        raise RowFailed(f"inspect {name} on {conn.path}: {status} {_message(body)}")
+    return str(json.loads(body)["Id"])
+
+
+def tag_image(conn: UnixConnection, image: str, name: str) -> None:
+    """``POST /images/{image}/tag``: name the image `name` (repo:tag)."""
+    repo, _, tag = name.rpartition(":")
+    query = urlencode({"repo": repo, "tag": tag})
+    status, body = call(conn, "POST", f"{API}/images/{quote(image, safe=':')}/tag?{query}")
+    if status not in (200, 201):
+        raise RowFailed(f"tag {image} as {name} on {conn.path}: {status} {_message(body)}")
+
+
+def list_images(conn: UnixConnection) -> list[dict[str, object]]:
+    """``GET /images/json?all=1``: every image, intermediate ones (dockerd's) included."""
+    status, body = call(conn, "GET", f"{API}/images/json?all=1")
+    if status != 200:
+        raise RowFailed(f"GET /images/json on {conn.path}: {status} {_message(body)}")
+    images: list[dict[str, object]] = json.loads(body)
+    return images
+
+
 def image_count(conn: UnixConnection) -> tuple[int, int]:
     """(images listed, bytes of the answer) of ``GET /images/json``."""
     status, body = call(conn, "GET", f"{API}/images/json")
