@@ -90,7 +90,7 @@ def start_daemon(workdir: Path, *extra: str) -> Daemon:
     args = [
         str(DOCKYARDD), "-H", f"unix://{sock}", "--data-root", str(data_root),
         "--exec-root", str(exec_root), "--config-file", str(workdir / "daemon.json"),
-        "--log-level", "debug", *extra,
+        "--log-level", "debug", "--ip-forward=false", *extra,  # the host's sysctl stays
     ]
     (workdir / "daemon.json").write_text("{}")
     with log.open("wb") as out:

@@ -8,6 +8,7 @@ since people who know one daemon will read the other's messages.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +37,12 @@ _KEYS = {
     "insecure-registries": "insecure_registries",
     "registry-mirrors": "registry_mirrors",
     "default-runtime": "default_runtime",
+    "ip-forward": "ip_forward",
+    "dns": "dns",
+    "userland-proxy": "userland_proxy",
 }
-_LISTS = ("hosts", "insecure-registries", "registry-mirrors")
+_LISTS = ("hosts", "insecure-registries", "registry-mirrors", "dns")
+_BOOLS = ("debug", "ip-forward", "userland-proxy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,8 @@ class Config:
     insecure_registries: tuple[str, ...] = ()  # host[:port] or CIDR; loopback always is
     registry_mirrors: tuple[str, ...] = ()  # Docker Hub pull-through mirrors, tried first
     default_runtime: str = "dockyard"  # dockyard (the warm library), runc or crun
+    ip_forward: bool = True  # set net.ipv4.ip_forward=1 at start, as dockerd does
+    dns: tuple[str, ...] = ()  # containers' resolvers; the embedded DNS forwards to them
 
     @property
     def debug(self) -> bool:
@@ -77,8 +84,27 @@ def parser() -> argparse.ArgumentParser:
                    metavar="URL", help="Docker Hub mirror tried before Docker Hub, repeatable")
     p.add_argument("--default-runtime", help="OCI runtime of containers that name none: "
                    f"{', '.join(RUNTIMES)} (default dockyard)")
+    p.add_argument("--ip-forward", type=_flag_bool, nargs="?", const=True, metavar="BOOL",
+                   help="set net.ipv4.ip_forward=1 at start (default true; "
+                   "--ip-forward=false leaves the host's setting alone)")
+    p.add_argument("--dns", action="append", metavar="IP",
+                   help="DNS server for containers, repeatable (default: the host's resolvers); "
+                   "user networks' embedded DNS forwards to them")
+    p.add_argument("--userland-proxy", type=_flag_bool, nargs="?", const=True, metavar="BOOL",
+                   help="accepted for dockerd compatibility and ignored: published ports are "
+                   "forwarded by the kernel, without a proxy")
     p.add_argument("-v", "--version", action="store_true", help="print the version and exit")
     return p
+
+
+def _flag_bool(text: str) -> bool:
+    """A Go boolean flag's value (``--ip-forward=false``)."""
+    value = text.strip().lower()
+    if value in ("1", "t", "true"):
+        return True
+    if value in ("0", "f", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
 
 
 def load(args: argparse.Namespace) -> Config:
@@ -125,7 +151,7 @@ def _check_types(prefix: str, data: dict[str, Any]) -> None:
     for key, value in data.items():
         if key in _LISTS:
             ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        elif key == "debug":
+        elif key in _BOOLS:
             ok = isinstance(value, bool)
         else:
             ok = isinstance(value, str)
@@ -182,7 +208,16 @@ def _build(values: dict[str, Any], config_file: Path | None) -> Config:
         registry_mirrors=tuple(m.rstrip("/") for m in values["registry_mirrors"] or ()
                                if mirror_endpoint(m)),
         default_runtime=runtime,
+        ip_forward=values["ip_forward"] is not False,
+        dns=tuple(_dns(d) for d in values["dns"] or ()),
     )
+
+
+def _dns(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError as exc:
+        raise InvalidArgument(f"{text} is not an ip address") from exc
 
 
 def parse_host(host: str) -> Path:

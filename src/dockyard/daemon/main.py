@@ -103,10 +103,12 @@ class Daemon:
         services = build_services(self.config, root, syscalls)
         try:
             await services.containers.recover()
+            await asyncio.to_thread(services.networks.reconcile)  # after the re-adoptions
             await self._listen(services)
         finally:
             await services.containers.close()
             await services.containers.spawner.close()
+            await asyncio.to_thread(services.networks.close)
 
     async def _listen(self, services: Services) -> None:
         from dockyard.api.server import Server, bind_unix

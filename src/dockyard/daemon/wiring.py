@@ -6,6 +6,7 @@ one more ``routes`` call in ``build_router``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import time
@@ -21,15 +22,19 @@ from dockyard.api.handlers import exec as exec_handlers
 from dockyard.api.handlers import image_archive as image_archive_handlers
 from dockyard.api.handlers import image_distribution as distribution_handlers
 from dockyard.api.handlers import images as image_handlers
+from dockyard.api.handlers import networks as network_handlers
 from dockyard.api.handlers import system as system_handlers
 from dockyard.api.handlers import volumes as volume_handlers
 from dockyard.api.router import Route, Router
 from dockyard.containers import monitor
 from dockyard.containers.spawnclient import SpawnerClient, runtime_binaries
-from dockyard.daemon.config import RUNTIMES, Config
+from dockyard.daemon.config import DEFAULT_EXEC_ROOT, RUNTIMES, Config
 from dockyard.errors import NotFound
 from dockyard.events import Events
 from dockyard.gc import Roots
+from dockyard.network.dns import DNS_PORT, DnsHub
+from dockyard.network.manager import Networks
+from dockyard.network.manager import Settings as NetworkSettings
 from dockyard.oci.platform import Platform
 from dockyard.registry.auth import Credentials
 from dockyard.registry.endpoints import RegistrySettings
@@ -39,10 +44,12 @@ from dockyard.services.build_executor import RuntimeExecutor, runtime_command
 from dockyard.services.container_events import ContainerEvents
 from dockyard.services.container_exec import ExecService
 from dockyard.services.container_io import ContainerIO
+from dockyard.services.container_network import ContainerNetworks
 from dockyard.services.containers import ContainerService
 from dockyard.services.image_archive import ImageArchiveService
 from dockyard.services.image_distribution import DistributionService, Emit
 from dockyard.services.images import ImageService
+from dockyard.services.networks import NetworkService
 from dockyard.services.system import Build, Settings, SystemService
 from dockyard.services.volumes import VolumeService
 from dockyard.store import DataRoot
@@ -66,6 +73,7 @@ def build_services(config: Config, root: DataRoot, syscalls: Syscalls) -> Servic
     events = Events()
     containers = build_containers(config, root, images, syscalls)
     containers.events = ContainerEvents(events)
+    networks = build_networks(config, containers, syscalls)
     distribution = DistributionService(root, images, registries)
     builds = build_builds(config, root, images, distribution, syscalls)
     return Services(
@@ -79,6 +87,7 @@ def build_services(config: Config, root: DataRoot, syscalls: Syscalls) -> Servic
         volumes=volumes,
         builds=builds,
         events=events,
+        networks=networks,
     )
 
 
@@ -126,6 +135,37 @@ def build_containers(config: Config, root: DataRoot, images: ImageService,
     return containers
 
 
+def build_networks(config: Config, containers: ContainerService,
+                   syscalls: Syscalls) -> NetworkService:
+    """The networks, opened now (table, default bridge, user networks, DNS listeners), and the
+    container service's hook that attaches containers to them at start."""
+    dns = DnsHub([(server, DNS_PORT) for server in config.dns] or None)
+    manager = Networks(config.data_root / "network", config.exec_root / "network", syscalls,
+                       dns=dns, settings=network_settings(config))
+    try:
+        manager.open()
+    except BaseException:
+        manager.close()
+        dns.close()
+        raise
+    attached = ContainerNetworks(manager, containers.store, containers.bundles.netns_root,
+                                 syscalls, lookup=containers.get, dns=config.dns)
+    containers.bundles.network = attached
+    return NetworkService(manager, attached, config.data_root / "network", containers.all, dns)
+
+
+def network_settings(config: Config) -> NetworkSettings:
+    """Kernel names of this daemon's networks. The default exec root gets ``dockyard0``,
+    ``dy-<id>`` bridges and the ``dockyard`` table; a daemon on another exec root (tests,
+    benchmarks, a second engine) gets names tagged by it, so daemons side by side never take
+    each other's bridges or rules for strays."""
+    if config.exec_root == DEFAULT_EXEC_ROOT:
+        return NetworkSettings(ip_forward=config.ip_forward)
+    tag = hashlib.sha256(str(config.exec_root).encode()).hexdigest()[:4]
+    return NetworkSettings(table=f"dockyard_{tag}", default_bridge=f"dy{tag}0",
+                           bridge_prefix=f"dy{tag}-", ip_forward=config.ip_forward)
+
+
 def build_router(services: Services) -> Router:
     routes: list[Route] = []
     routes += system_handlers.routes(services)
@@ -136,6 +176,7 @@ def build_router(services: Services) -> Router:
     routes += container_handlers.routes(services)
     routes += exec_handlers.routes(services)
     routes += build_handlers.routes(services)
+    routes += network_handlers.routes(services)
     routes += event_handlers.routes(services)
     return Router(routes)
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # imported for annotations only: the package imports no servi
     from dockyard.services.image_archive import ImageArchiveService
     from dockyard.services.image_distribution import DistributionService
     from dockyard.services.images import ImageService
+    from dockyard.services.networks import NetworkService
     from dockyard.services.system import SystemService
     from dockyard.services.volumes import VolumeService
 
@@ -34,3 +35,4 @@ class Services:
     volumes: VolumeService
     builds: BuildService
     events: Events
+    networks: NetworkService

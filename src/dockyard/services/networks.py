@@ -37,6 +37,7 @@ from dockyard.errors import (
     Unsupported,
 )
 from dockyard.network import jsonfile
+from dockyard.network.dns import DnsHub
 from dockyard.network.manager import Networks
 from dockyard.network.store import (
     OPTION_BRIDGE_NAME,
@@ -76,8 +77,9 @@ class NetworkService:
     """List, inspect, create, remove, prune networks; connect and disconnect containers."""
 
     def __init__(self, networks: Networks, attached: ContainerNetworks, root: Path,
-                 containers: Callable[[], list[Container]]) -> None:
+                 containers: Callable[[], list[Container]], dns: DnsHub | None = None) -> None:
         self.networks = networks
+        self.dns = dns
         self.attached = attached
         self.engine = root / "engine"
         self.engine.mkdir(parents=True, exist_ok=True)
@@ -87,6 +89,27 @@ class NetworkService:
         self.builtins = tuple(
             Builtin(name, hashlib.sha256(f"{root}/{name}".encode()).hexdigest(),
                     default.created) for name in BUILTIN_DRIVERS)
+
+    # -- the daemon's start and stop -----------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """After the containers are recovered: release what dead containers held and remove
+        what a crash left (see :meth:`Networks.reconcile`)."""
+        alive = {c.id for c in self.containers() if c.state.running}
+        found = self.networks.reconcile(alive)
+        if any((found.containers, found.links, found.ports, found.addresses, found.bridges)):
+            log.info("network reconciled: %s", found)
+
+    def close(self) -> None:
+        """Stop: the kernel side goes when no container is attached (see
+        :meth:`Networks.dismantle`), otherwise it stays for the next daemon to adopt."""
+        try:
+            if self.networks.dismantle():
+                log.info("no container attached: bridges and rules removed")
+        finally:
+            self.networks.close()
+            if self.dns is not None:
+                self.dns.close()
 
     # -- lookups -------------------------------------------------------------------------------
 
