@@ -32,6 +32,11 @@ from dockyard.sys.flags import (
     MS_REC,
     MS_REMOUNT,
     MS_SLAVE,
+    RESOLVE_BENEATH,
+    RESOLVE_IN_ROOT,
+    RESOLVE_NO_MAGICLINKS,
+    RESOLVE_NO_SYMLINKS,
+    RESOLVE_NO_XDEV,
 )
 
 TYPE_CHECKING = False
@@ -59,6 +64,11 @@ __all__ = [
     "MS_REC",
     "MS_REMOUNT",
     "MS_SLAVE",
+    "RESOLVE_BENEATH",
+    "RESOLVE_IN_ROOT",
+    "RESOLVE_NO_MAGICLINKS",
+    "RESOLVE_NO_SYMLINKS",
+    "RESOLVE_NO_XDEV",
     "CapabilitySets",
     "Syscalls",
     "real",
@@ -190,6 +200,12 @@ class Syscalls(Protocol):
 
     def set_inode_flags(self, fd: int, flags: int) -> None:
         """ioctl(FS_IOC_SETFLAGS): replace the inode attribute flags of ``fd``."""
+        ...
+
+    def openat2(self, dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = 0) -> int:
+        """openat2(2): a new fd for ``path`` under ``dirfd``, resolved as ``resolve`` says
+        (``RESOLVE_IN_ROOT``: every component, symlinks and ``..`` included, stays inside
+        ``dirfd`` as if it were the root). ENOSYS before Linux 5.6."""
         ...
 
 

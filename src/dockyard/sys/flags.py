@@ -28,3 +28,10 @@ CLONE_NEWNET = 0x40000000
 
 # Inode attribute flags (FS_IOC_GETFLAGS/FS_IOC_SETFLAGS, chattr(1)'s letters).
 FS_TOPDIR_FL = 0x00020000  # "T": the top of a directory hierarchy for ext4's Orlov allocator
+
+# openat2(2) resolve flags (<linux/openat2.h>).
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10

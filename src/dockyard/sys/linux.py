@@ -74,7 +74,13 @@ _BPF_PROG_GET_FD_BY_ID, _BPF_PROG_QUERY = 13, 16
 _BPF_ATTR_SIZE = 144  # what this file fills of union bpf_attr; the rest must be zero
 _BPF_LOG_SIZE = 1 << 16
 _CLONE_INTO_CGROUP = 0x200000000
+_SYS_OPENAT2 = 437  # asm-generic numbering: the same on x86_64 and aarch64
 _SIGCHLD = 17
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = (("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
+                ("resolve", ctypes.c_uint64))
 
 
 class _CloneArgs(ctypes.Structure):
@@ -282,6 +288,17 @@ class LinuxSyscalls:
                              ctypes.byref(value))
         _check(result, "ioctl", f"FS_IOC_GETFLAGS of fd {fd}")
         return value.value & 0xFFFFFFFF
+
+    def openat2(self, dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = 0) -> int:
+        log.debug("openat2(%d, %s, %#x, %#o, resolve %#x)", dirfd, path, flags, mode, resolve)
+        how = _OpenHow(flags=flags, mode=mode, resolve=resolve)
+        syscall = _libc.syscall
+        syscall.restype = ctypes.c_long
+        fd = int(syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(dirfd), _b(path),
+                         ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how))))
+        if fd < 0:
+            raise SystemCallError("openat2", ctypes.get_errno(), path)
+        return fd
 
     def set_inode_flags(self, fd: int, flags: int) -> None:
         log.debug("ioctl(%d, FS_IOC_SETFLAGS, %#x)", fd, flags)

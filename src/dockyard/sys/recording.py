@@ -120,3 +120,7 @@ class RecordingSyscalls:
     def set_inode_flags(self, fd: int, flags: int) -> None:
         self._record("set_inode_flags", fd, flags)
         self.inode_flags_result = flags
+
+    def openat2(self, dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = 0) -> int:
+        self._record("openat2", dirfd, path, flags, mode, resolve)
+        return 3000 + len(self.calls)
