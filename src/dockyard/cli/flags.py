@@ -92,12 +92,13 @@ HELP = Flag("help", "", help="Print usage")
 
 
 class Parsed:
-    __slots__ = ("args", "values")
+    __slots__ = ("args", "changed", "values")
 
     def __init__(self, values: dict[str, object] | None = None,
                  args: list[str] | None = None) -> None:
         self.values = values if values is not None else {}
         self.args = args if args is not None else []
+        self.changed: set[str] = set()  # dests given on the command line (pflag's Changed)
 
     def flag(self, name: str) -> bool:
         return bool(self.values[name])
@@ -134,6 +135,7 @@ def _flag_name(flag: Flag) -> str:
 
 
 def _store(command: Command, parsed: Parsed, flag: Flag, value: str) -> None:
+    parsed.changed.add(flag.dest)
     if flag.kind == "list":
         parsed.strings(flag.dest).append(value)
     elif flag.kind == "int":

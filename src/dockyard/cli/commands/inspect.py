@@ -1,4 +1,6 @@
-"""``image inspect`` and ``inspect`` (images only for now), as cli/command/inspect does it.
+"""``inspect``, ``image inspect`` and ``container inspect``, as cli/command/inspect does it.
+
+``inspect`` looks a name up as docker's does: a container, then an image, a network, a volume.
 
 Without ``--format`` the daemon's JSON is re-indented as it came (key order and escapes kept);
 ``--format json`` compacts it; a template runs over each object. docker runs the template on
@@ -21,7 +23,21 @@ IMAGE_INSPECT = Command("image inspect", "[OPTIONS] IMAGE [IMAGE...]",
                         "Display detailed information on one or more images", (_FORMAT,),
                         min_args=1)
 INSPECT = Command("inspect", "[OPTIONS] NAME|ID [NAME|ID...]",
-                  "Return low-level information on Docker objects", (_FORMAT,), min_args=1)
+                  "Return low-level information on Docker objects", (
+                      _FORMAT,
+                      Flag("size", "s", help="Display total file sizes if the type is "
+                           "container"),
+                      Flag("type", "", "string", "Only inspect objects of the given type"),
+                  ), min_args=1)
+CONTAINER_INSPECT = Command("container inspect", "[OPTIONS] CONTAINER [CONTAINER...]",
+                            "Display detailed information on one or more containers", (
+                                _FORMAT,
+                                Flag("size", "s", help="Display total file sizes"),
+                            ), min_args=1)
+# what ``inspect`` tries, in docker's order (swarm objects and plugins left out)
+_KINDS = ("container", "image", "network", "volume")
+_TYPES = ("config", "container", "image", "network", "node", "plugin", "secret", "service",
+          "task", "volume")
 
 _SLICES = frozenset({"RepoTags", "RepoDigests", "Env", "Cmd", "Entrypoint", "OnBuild", "Shell",
                      "Layers", "Args"})
@@ -66,22 +82,62 @@ def _render(fmt: str, raws: list[str], failures: list[str]) -> str:
     return "".join(out) or "\n"
 
 
-def run_inspect(session: Session, command: Command, parsed: Parsed) -> int:
-    from dockyard.client import DaemonError, image_path
+def _path(kind: str, name: str, size: bool) -> tuple[str, dict[str, str | list[str]] | None]:
+    from dockyard.client import image_path
+
+    if kind == "image":
+        return image_path(name, "/json"), None
+    if kind == "container":
+        return f"/containers/{name}/json", {"size": "1"} if size else None
+    return f"/{kind}s/{name}", None
+
+
+def _find(session: Session, name: str, kinds: tuple[str, ...], size: bool) -> str | None:
+    """The raw JSON of the first object of ``kinds`` named ``name``; None if there is none.
+    A daemon error other than not-found (or an unsupported call) is raised."""
+    from dockyard.client import DaemonError
     from dockyard.errors import NotFound
 
+    for kind in kinds:
+        path, query = _path(kind, name, size)
+        try:
+            raw = session.client().request("GET", path, query).read().decode().strip()
+        except DaemonError as exc:
+            if len(kinds) > 1 and (isinstance(exc, NotFound) or "not supported" in str(exc)
+                                   or "invalid reference format" in str(exc)):
+                continue
+            raise
+        if size and kind != "container":
+            session.err.write(f"WARNING: --size ignored for {kind}\n")
+        return raw
+    return None
+
+
+def run_inspect(session: Session, command: Command, parsed: Parsed) -> int:
+    from dockyard.client import DaemonError
+
+    kinds: tuple[str, ...] = ("image",) if command is IMAGE_INSPECT else ("container",)
+    if command is INSPECT:
+        wanted = parsed.string("type")
+        if "type" in parsed.changed and not wanted:
+            raise StatusError('type is empty: must be one of "' + '", "'.join(_TYPES) + '"')
+        if wanted and wanted not in _TYPES:
+            raise StatusError(f'unknown type: "{wanted}": must be one of "'
+                              + '", "'.join(_TYPES) + '"')
+        kinds = (wanted,) if wanted else _KINDS
+    size = "size" in parsed.values and parsed.flag("size")
     raws: list[str] = []
     failures: list[str] = []
-    generic = command is INSPECT
     for name in parsed.args:
         try:
-            response = session.client().request("GET", image_path(name, "/json"))
-            raws.append(response.read().decode().strip())
+            raw = _find(session, name, kinds, size)
         except DaemonError as exc:
-            if generic and isinstance(exc, NotFound):
-                failures.append(f"Error: No such object: {name}")
-            else:
-                failures.append(f"Error response from daemon: {exc}")
+            failures.append(f"Error response from daemon: {exc}")
+            continue
+        if raw is None:
+            failures.append(f"Error: No such object: {name}")
+        else:
+            raws.append(raw)
     session.out.write(_render(parsed.string("format"), raws, failures))
     if failures:
         raise StatusError("\n".join(failures))
