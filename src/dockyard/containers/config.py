@@ -421,8 +421,8 @@ def check_host_config(host: HostConfig, runtimes: Sequence[str], ncpu: int) -> N
 def _check_network_mode(mode: str) -> None:
     """At create only the form is checked: dockerd looks the network up at start (a 404
     from create would make the CLI pull the image)."""
-    if mode.startswith("container:"):
-        raise InvalidArgument("network mode container: is not supported yet")
+    if mode.startswith("container:") and not mode[10:]:
+        raise InvalidArgument(f"invalid network mode: {mode}")
 
 
 def check_network(mode: str) -> None:
