@@ -221,14 +221,18 @@ class Ulimit:
 
 @dataclass(frozen=True, slots=True)
 class MountSpec:
-    """One bind or tmpfs mount from ``Binds``, ``Mounts`` or ``Tmpfs``."""
+    """One bind, volume or tmpfs mount from ``Binds``, ``Mounts``, ``Tmpfs``, ``VolumesFrom``
+    or the image's ``VOLUME``s. A volume's ``name`` is "" for an anonymous one until the create
+    names it; its ``source`` is then the volume's host path."""
 
-    type: str          # "bind" or "tmpfs"
+    type: str          # "bind", "volume" or "tmpfs"
     target: str
     source: str = ""
     readonly: bool = False
     options: tuple[str, ...] = ()     # bind: propagation; tmpfs: mount options
     mode: str = ""                    # the Binds mode string as given ("ro", "rw,z", ...)
+    name: str = ""                    # volume: its name
+    nocopy: bool = False              # volume: no copy of the image's content into it
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +283,7 @@ class HostConfig:
     dns_options: tuple[str, ...] = ()
     masked_paths: tuple[str, ...] | None = None
     readonly_paths: tuple[str, ...] | None = None
+    volumes_from: tuple[str, ...] = ()
 
     @property
     def host_network(self) -> bool:
@@ -360,6 +365,7 @@ def parse_host_config(obj: Mapping[str, Any], *, default_runtime: str,
         dns_options=_strings(obj.get("DnsOptions"), "DnsOptions") or (),
         masked_paths=_strings(obj.get("MaskedPaths"), "MaskedPaths"),
         readonly_paths=_strings(obj.get("ReadonlyPaths"), "ReadonlyPaths"),
+        volumes_from=_strings(obj.get("VolumesFrom"), "VolumesFrom") or (),
     )
     check_host_config(host, runtimes, ncpu or os.cpu_count() or 1)
     return host
@@ -485,21 +491,30 @@ def _mounts(obj: Mapping[str, Any]) -> tuple[MountSpec, ...]:
 
 
 def parse_bind(spec: str) -> MountSpec:
-    """``/host:/ctr[:mode]`` of ``-v``; named volumes come with the Volumes issue."""
+    """``/host:/ctr[:mode]``, ``name:/ctr[:mode]`` (a named volume) or ``/ctr`` (an anonymous
+    volume) of ``-v``, as dockerd's Linux parser reads them."""
     parts = spec.split(":")
+    if len(parts) == 1 and parts[0]:
+        return MountSpec("volume", parts[0])
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
         raise InvalidArgument(f"invalid volume specification: '{spec}'")
     source, target = parts[0], parts[1]
     mode = parts[2] if len(parts) == 3 else ""
-    if not source.startswith("/"):
-        raise InvalidArgument(f"invalid volume specification: '{spec}': named volumes are not "
-                              "supported yet")
     flags = [m for m in mode.split(",") if m]
     known = {"ro", "rw", "z", "Z", "nocopy", "private", "rprivate", "shared", "rshared",
              "slave", "rslave"}
-    if any(f not in known for f in flags):
+    if any(f not in known for f in flags) or ("ro" in flags and "rw" in flags):
         raise InvalidArgument(f"invalid mode: {mode}")
     propagation = tuple(f for f in flags if f.endswith(("private", "shared", "slave")))
+    if not source.startswith("/"):
+        if propagation:
+            raise InvalidArgument(f"invalid volume specification: '{spec}': propagation is "
+                                  "not supported for volumes")
+        return MountSpec("volume", target, readonly="ro" in flags, mode=mode or "z",
+                         name=source, nocopy="nocopy" in flags)
+    if "nocopy" in flags:
+        raise InvalidArgument('invalid mount config for type "bind": field VolumeOptions must '
+                              "not be specified")
     return MountSpec("bind", target, source, "ro" in flags, propagation, mode)
 
 
@@ -525,7 +540,9 @@ def _mount(item: Mapping[str, Any]) -> MountSpec:
         return MountSpec("tmpfs", target, readonly=bool(item.get("ReadOnly")),
                          options=tuple(options))
     if kind == "volume":
-        raise InvalidArgument("mounts of type volume are not supported yet")
+        volume = _object(item.get("VolumeOptions"), "VolumeOptions")
+        return MountSpec("volume", target, readonly=bool(item.get("ReadOnly")), mode="z",
+                         name=str(item.get("Source") or ""), nocopy=bool(volume.get("NoCopy")))
     raise InvalidArgument(f"invalid mount config: mount type unknown: \"{kind}\"")
 
 

@@ -206,7 +206,7 @@ def mounts(host: HostConfig, paths: Paths) -> list[dict[str, Any]]:
 
 
 def _user_mount(mount: MountSpec) -> dict[str, Any]:
-    if mount.type == "bind":
+    if mount.type in ("bind", "volume"):  # a volume: its host path, bound as dockerd does
         propagation = list(mount.options) or ["rprivate"]
         options = ["rbind", *propagation]
         if mount.readonly:

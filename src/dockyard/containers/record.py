@@ -161,7 +161,8 @@ def _host_record(host: HostConfig) -> dict[str, Any]:
     out: dict[str, Any] = {name: _plain(getattr(host, name)) for name in _HOST_FIELDS}
     out["echo"] = dict(host.echo)
     out["mounts"] = [{"type": m.type, "target": m.target, "source": m.source,
-                      "readonly": m.readonly, "options": list(m.options), "mode": m.mode}
+                      "readonly": m.readonly, "options": list(m.options), "mode": m.mode,
+                      "name": m.name, "nocopy": m.nocopy}
                      for m in host.mounts]
     out["ulimits"] = [[u.name, u.soft, u.hard] for u in host.ulimits]
     return out
@@ -190,7 +191,8 @@ def _host_from_record(obj: Mapping[str, Any]) -> HostConfig:
     values["echo"] = dict(obj.get("echo") or {})
     values["mounts"] = tuple(
         MountSpec(m["type"], m["target"], m.get("source", ""), bool(m.get("readonly")),
-                  tuple(m.get("options") or ()), m.get("mode", ""))
+                  tuple(m.get("options") or ()), m.get("mode", ""), m.get("name", ""),
+                  bool(m.get("nocopy")))
         for m in obj.get("mounts") or ())
     values["ulimits"] = tuple(Ulimit(str(u[0]), int(u[1]), int(u[2]))
                               for u in obj.get("ulimits") or ())

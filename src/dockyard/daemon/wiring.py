@@ -71,7 +71,7 @@ def build_services(config: Config, root: DataRoot, syscalls: Syscalls) -> Servic
     registries = RegistrySettings(config.insecure_registries, config.registry_mirrors)
     volumes = VolumeService(VolumeStore(config.data_root / "volumes", real()))
     events = Events()
-    containers = build_containers(config, root, images, syscalls)
+    containers = build_containers(config, root, images, syscalls, volumes.store)
     containers.events = ContainerEvents(events)
     networks = build_networks(config, containers, syscalls)
     distribution = DistributionService(root, images, registries)
@@ -118,7 +118,7 @@ def build_builds(config: Config, root: DataRoot, images: ImageService,
 
 
 def build_containers(config: Config, root: DataRoot, images: ImageService,
-                     syscalls: Syscalls) -> ContainerService:
+                     syscalls: Syscalls, volumes: VolumeStore | None = None) -> ContainerService:
     """The container service, its spawner (started now: it warms up meanwhile), and its
     links into the image service (containers keep their images and snapshots)."""
     binaries = runtime_binaries([name for name in RUNTIMES if name != "dockyard"])
@@ -129,7 +129,8 @@ def build_containers(config: Config, root: DataRoot, images: ImageService,
     spawner.launch()
     containers = ContainerService(
         root, images, config.exec_root, spawner, syscalls,
-        default_runtime=config.default_runtime, runtimes=("dockyard", *binaries))
+        default_runtime=config.default_runtime, runtimes=("dockyard", *binaries),
+        volumes=volumes)
     images.containers = containers
     images._gc_roots = containers.gc_roots
     return containers

@@ -31,6 +31,7 @@ from dockyard.sys import MNT_DETACH, Syscalls
 
 if TYPE_CHECKING:
     from dockyard.services.container_network import ContainerNetworks
+    from dockyard.services.container_volumes import ContainerVolumes
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Bundles:
         self.snapshotter = snapshotter
         self.sys = syscalls
         self.network: ContainerNetworks | None = None  # set by the daemon's wiring
+        self.volumes: ContainerVolumes | None = None  # set by the container service
 
     def bundle(self, container: Container) -> Bundle:
         directory = self.root / container.id
@@ -98,6 +100,8 @@ class Bundles:
                                   hostname=str(directory / "hostname"),
                                   hosts=str(directory / "hosts"),
                                   resolv_conf=str(directory / "resolv.conf"), netns=bundle.netns)
+            if self.volumes is not None:  # volumes with filesystems of their own mounted
+                self.volumes.mount(container)
             spec = ocispec.build(container, user, paths, self.hostname(container))
             write_atomic(bundle.directory / "config.json",
                          json.dumps(spec, separators=(",", ":")).encode())
@@ -118,6 +122,8 @@ class Bundles:
     def cleanup(self, container: Container) -> None:
         """Unmount, unpin, remove the bundle: after an exit or a failed start. Idempotent."""
         bundle = self.bundle(container)
+        if self.volumes is not None:
+            self.volumes.unmount(container)
         if not container.host.host_network:  # its own namespace (not one it joined)
             netns.release(str(self.netns_root / container.id), self.sys)
         if self.network is not None:  # after the namespace: the kernel drops the veths

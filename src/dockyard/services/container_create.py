@@ -12,12 +12,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dockyard.containers import etcfiles
-from dockyard.containers.config import ContainerConfig, HostConfig, parse_host_config
+from dockyard.containers.config import ContainerConfig, HostConfig, MountSpec, parse_host_config
 from dockyard.containers.record import Container, format_time
 from dockyard.containers.store import ContainerStore
 from dockyard.errors import InvalidArgument
 from dockyard.services.container_bundle import Bundles
 from dockyard.services.container_network import EndpointConfig, requested_networks, save_networks
+from dockyard.services.container_volumes import ContainerVolumes
 from dockyard.services.images import ImageService
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,11 @@ class Creator:
         self.store = store
         self.bundles = bundles
         self.clock = clock
+        self.volumes: ContainerVolumes | None = None  # set by the container service
 
-    def create(self, container_id: str, name: str, request: Request) -> Container:
+    def create(self, container_id: str, name: str, request: Request,
+               inherit: Sequence[MountSpec] = ()) -> Container:
+        """``inherit``: the mounts of its ``--volumes-from`` containers."""
         image, _ = self.images.find(request.config.image)
         image_config = image.facts.config.get("config") or {}
         config = request.config.with_image_defaults(image_config)
@@ -73,9 +77,13 @@ class Creator:
                     container_id, str(chains[-1]) if chains else "",
                     {LABEL_CONTAINER: container_id})
                 self.bundles.write_etc_files(container)
+                if self.volumes is not None:  # named, made, referenced, filled
+                    container = self.volumes.attach(container, inherit, self.bundles)
                 save_networks(self.store.dir(container_id), request.networks)
                 self.store.save(container)
             except BaseException:
+                if self.volumes is not None:
+                    self.volumes.detach(container, remove_anonymous=True)
                 self.bundles.remove_snapshot(container)
                 self.store.delete(container_id)
                 raise

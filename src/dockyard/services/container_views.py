@@ -10,6 +10,7 @@ from typing import Any
 
 from dockyard.containers.record import RUNNING, Container, parse_time
 from dockyard.services.container_network import ContainerNetworks
+from dockyard.services.container_volumes import matches_volume, mount_json
 from dockyard.services.containers import ContainerService
 
 NETWORK_NAMES = {"default": "bridge", "bridge": "bridge", "host": "host", "none": "none"}
@@ -54,18 +55,7 @@ def graph_driver(service: ContainerService, container: Container) -> dict[str, A
 
 
 def mounts(container: Container) -> list[dict[str, Any]]:
-    out = []
-    for mount in container.host.mounts:
-        if mount.type == "bind":
-            propagation = mount.options[0] if mount.options else "rprivate"
-            out.append({"Type": "bind", "Source": mount.source, "Destination": mount.target,
-                        "Mode": mount.mode, "RW": not mount.readonly,
-                        "Propagation": propagation})
-        else:
-            out.append({"Type": "tmpfs", "Source": "", "Destination": mount.target,
-                        "Mode": ",".join(mount.options), "RW": not mount.readonly,
-                        "Propagation": ""})
-    return out
+    return [mount_json(m) for m in container.host.mounts]
 
 
 def network_settings(container: Container) -> dict[str, Any]:
@@ -193,6 +183,8 @@ def _matches(container: Container, filters: Mapping[str, Sequence[str]]) -> bool
                                        for v in filters["name"]):
         return False
     if filters.get("status") and container.state.status not in filters["status"]:
+        return False
+    if filters.get("volume") and not matches_volume(container, filters["volume"]):
         return False
     for label in filters.get("label", ()):
         key, sep, value = label.partition("=")

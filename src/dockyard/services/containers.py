@@ -31,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from dockyard.containers.config import check_name, parse_size
+from dockyard.containers.config import MountSpec, check_name, parse_size
 from dockyard.containers.monitor import ExitStatus, Sockets
 from dockyard.containers.names import generate
 from dockyard.containers.record import (
@@ -55,10 +55,12 @@ from dockyard.gc import Roots
 from dockyard.oci.digest import Digest
 from dockyard.services.container_bundle import Bundle, Bundles
 from dockyard.services.container_create import Creator, Request
+from dockyard.services.container_volumes import ContainerVolumes, inherited, parse_volumes_from
 from dockyard.services.container_waits import Live, PendingAttach, WaitResult
 from dockyard.services.images import ImageService, ImageUser
 from dockyard.store import DataRoot
 from dockyard.sys import Syscalls
+from dockyard.volumes import VolumeStore
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +93,7 @@ class ContainerService:
         self, root: DataRoot, images: ImageService, exec_root: Path, spawner: SpawnerClient,
         syscalls: Syscalls, *, default_runtime: str = "dockyard",
         runtimes: Sequence[str] = ("dockyard",), events: EventSink | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, volumes: VolumeStore | None = None,
     ) -> None:
         self.images = images
         self.spawner = spawner
@@ -102,6 +104,8 @@ class ContainerService:
         self.store = ContainerStore(root.root / "containers")
         self.bundles = Bundles(exec_root, self.store, root.snapshotter, syscalls)
         self.creator = Creator(images, self.store, self.bundles, clock)
+        self.volumes = ContainerVolumes(volumes) if volumes is not None else None
+        self.bundles.volumes = self.creator.volumes = self.volumes
         self.sockets = Sockets(exec_root / "containers")
         self.driver = "overlay2" if root.snapshotter_name == "overlayfs" else "vfs"
         self.on_exit: list[OnExit] = []
@@ -170,16 +174,31 @@ class ContainerService:
                 f'Conflict. The container name "{full}" is already in use by container '
                 f'"{taken}". You have to remove (or rename) that container to be able to '
                 "reuse that name.")
+        inherit = self._volumes_from(request.host.volumes_from)
         container_id = new_id()
         self._names[full] = container_id  # reserved while the blocking part runs
         try:
-            container = await asyncio.to_thread(self.creator.create, container_id, full, request)
+            container = await asyncio.to_thread(self.creator.create, container_id, full, request,
+                                                inherit)
         except BaseException:
             self._names.pop(full, None)
             raise
         self._containers[container_id] = container
         self._emit("create", container)
         return {"Id": container_id, "Warnings": []}
+
+    def _volumes_from(self, specs: Sequence[str]) -> list[MountSpec]:
+        """The mounts of ``--volumes-from`` containers (dockerd answers 400 for a missing
+        one, so the CLI does not try to pull the image)."""
+        found: list[MountSpec] = []
+        for spec in specs:
+            ref, readonly = parse_volumes_from(spec)
+            try:
+                source = self.get(ref)
+            except NotFound as exc:
+                raise InvalidArgument(str(exc)) from exc
+            found += inherited(source, readonly)
+        return found
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -283,7 +302,7 @@ class ContainerService:
         await asyncio.to_thread(self.store.save, container)
         live.resolve(WaitResult(code))
         if container.host.auto_remove:
-            await self._remove(container, live)
+            await self._remove(container, live, volumes=True)
 
     # -- exits ---------------------------------------------------------------------------------
 
@@ -327,7 +346,7 @@ class ContainerService:
             await callback(container)
         if container.host.auto_remove:
             async with live.lock:
-                await self._remove(container, live)
+                await self._remove(container, live, volumes=True)
 
     async def _delete_runtime_state(self, container: Container) -> None:
         try:
@@ -396,7 +415,9 @@ class ContainerService:
 
     # -- remove --------------------------------------------------------------------------------
 
-    async def remove(self, ref: str, *, force: bool = False) -> None:
+    async def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
+        """``DELETE /containers/{id}``; ``volumes`` (``rm -v``) removes its anonymous
+        volumes."""
         container = self.get(ref)
         live = self.live(container.id)
         if container.state.running:
@@ -414,14 +435,14 @@ class ContainerService:
             if current.state.running:
                 raise Conflict(f"could not kill running container {container.id}, cannot "
                                "remove")
-            await self._remove(current, live)
+            await self._remove(current, live, volumes=volumes)
 
-    async def _remove(self, container: Container, live: Live) -> None:
+    async def _remove(self, container: Container, live: Live, *, volumes: bool = False) -> None:
         if live.removing or container.id not in self._containers:
             return
         live.removing = True
         try:  # unmounted and its record gone, it is removed; the rest is garbage (below)
-            await asyncio.to_thread(self._forget, container)
+            await asyncio.to_thread(self._forget, container, volumes)
         except BaseException:
             live.removing = False
             raise
@@ -437,9 +458,11 @@ class ContainerService:
         live.resolve(WaitResult(container.state.exit_code), removed=True)
         self._emit("destroy", container)
 
-    def _forget(self, container: Container) -> None:
+    def _forget(self, container: Container, volumes: bool = False) -> None:
         self.bundles.cleanup(container)
         self.store.forget(container.id)
+        if self.volumes is not None:
+            self.volumes.detach(container, remove_anonymous=volumes)
 
     def _remove_files(self, container: Container) -> None:
         """After the waiters are answered: the snapshot and the directory (a crash before
@@ -468,6 +491,8 @@ class ContainerService:
             else:  # a crash between an exit and its cleanup leaves mounts and pins
                 await asyncio.to_thread(self.bundles.cleanup, container)
         await asyncio.to_thread(self._forget_execs)
+        if self.volumes is not None:  # references of containers gone, mounts of exited ones
+            await asyncio.to_thread(self.volumes.reconcile, list(self._containers.values()))
         log.info("recovered %d containers (%d running)", len(records),
                  sum(1 for c in self._containers.values() if c.state.running))
 

@@ -95,7 +95,9 @@ def test_no_command() -> None:
     ({"Runtime": "kata"}, "Unknown runtime specified kata"),
     ({"LogConfig": {"Type": "syslog"}}, "no log driver named 'syslog'"),
     ({"SecurityOpt": ["bogus"]}, "invalid --security-opt"),
-    ({"Binds": ["relative:/x"]}, "named volumes are not supported"),
+    ({"Binds": ["vol:/x:rshared"]}, "propagation is not supported for volumes"),
+    ({"Binds": ["/h:/x:nocopy"]}, "field VolumeOptions must not be specified"),
+    ({"Binds": ["vol:/x:ro,rw"]}, "invalid mode: ro,rw"),
     ({"Binds": ["/a:/x", "/b:/x"]}, "Duplicate mount point: /x"),
     ({"Tmpfs": {"rel": ""}}, "mount path must be absolute"),
     ({"Ulimits": [{"Name": "nofile", "Soft": 10, "Hard": 5}]}, "soft limit"),
@@ -147,3 +149,21 @@ def test_good_names(name: str) -> None:
 def test_bad_names(name: str) -> None:
     with pytest.raises(InvalidArgument, match="Invalid container name"):
         check_name(name)
+
+
+def test_volume_mounts() -> None:
+    host = parse_host_config({
+        "Binds": ["data:/data", "/h:/h:ro", "ro-vol:/r:ro,nocopy", "/anon"],
+        "Mounts": [{"Type": "volume", "Source": "m", "Target": "/m", "ReadOnly": True},
+                   {"Type": "volume", "Target": "/n", "VolumeOptions": {"NoCopy": True}}],
+        "VolumesFrom": ["other:ro"],
+    }, default_runtime="dockyard", runtimes=("dockyard",))
+    assert host.mounts == (
+        MountSpec("volume", "/data", mode="z", name="data"),
+        MountSpec("bind", "/h", "/h", True, (), "ro"),
+        MountSpec("volume", "/r", readonly=True, mode="ro,nocopy", name="ro-vol", nocopy=True),
+        MountSpec("volume", "/anon"),
+        MountSpec("volume", "/m", readonly=True, mode="z", name="m"),
+        MountSpec("volume", "/n", mode="z", nocopy=True),
+    )
+    assert host.volumes_from == ("other:ro",)

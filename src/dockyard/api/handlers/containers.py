@@ -88,7 +88,8 @@ def _lifecycle(services: HasContainers) -> list[Route]:
     async def delete(request: Request) -> Response:
         if request.flag("link"):
             raise Conflict("Conflict, cannot remove the default link name of the container")
-        await containers.remove(request.params["name"], force=request.flag("force"))
+        await containers.remove(request.params["name"], force=request.flag("force"),
+                                volumes=request.flag("v"))
         return empty(204)
 
     return [
