@@ -5,6 +5,7 @@ and bad values are refused with dockerd's words before anything is made."""
 from __future__ import annotations
 
 import shutil
+import time
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,6 +102,10 @@ def test_auto_remove(cli: CLI) -> None:
     _, stdout, _ = cli("run", "-d", "--rm", "busybox", "true")
     container = stdout.strip()
     assert cli("wait", container)[0] in (0, 1)  # removed meanwhile: "No such container"
+    # `wait` answers at the exit; the removal follows it (as with dockerd): poll for it.
+    deadline = time.monotonic() + 10
+    while cli("ps", "-aq") != (0, "", "") and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert cli("ps", "-aq") == (0, "", "")
 
 
