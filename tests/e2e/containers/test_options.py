@@ -5,8 +5,8 @@ and bad values are refused with dockerd's words before anything is made."""
 from __future__ import annotations
 
 import shutil
-import time
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
