@@ -7,6 +7,7 @@ one more ``routes`` call in ``build_router``.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import platform
 import time
@@ -57,6 +58,9 @@ from dockyard.sys import Syscalls, real
 from dockyard.volumes import VolumeStore
 
 ENGINE_ID_FILE = "engine-id"
+#: Default bridges of daemons on other exec roots: /24s of 10.92.0.0/14, not the handful of
+#: /16s the main daemon picks from, so many daemons side by side never run out.
+TAGGED_DEFAULT_SUBNETS = tuple(ipaddress.IPv4Network("10.92.0.0/14").subnets(new_prefix=24))
 
 
 def build_services(config: Config, root: DataRoot, syscalls: Syscalls) -> Services:
@@ -164,7 +168,8 @@ def network_settings(config: Config) -> NetworkSettings:
         return NetworkSettings(ip_forward=config.ip_forward)
     tag = hashlib.sha256(str(config.exec_root).encode()).hexdigest()[:4]
     return NetworkSettings(table=f"dockyard_{tag}", default_bridge=f"dy{tag}0",
-                           bridge_prefix=f"dy{tag}-", ip_forward=config.ip_forward)
+                           bridge_prefix=f"dy{tag}-", ip_forward=config.ip_forward,
+                           default_subnets=TAGGED_DEFAULT_SUBNETS)
 
 
 def build_router(services: Services) -> Router:
