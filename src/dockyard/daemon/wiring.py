@@ -18,6 +18,7 @@ from pathlib import Path
 import dockyard
 from dockyard.api.handlers import build as build_handlers
 from dockyard.api.handlers import containers as container_handlers
+from dockyard.api.handlers import container_files as container_file_handlers
 from dockyard.api.handlers import events as event_handlers
 from dockyard.api.handlers import exec as exec_handlers
 from dockyard.api.handlers import image_archive as image_archive_handlers
@@ -44,6 +45,7 @@ from dockyard.services.build import BuildService
 from dockyard.services.build_executor import RuntimeExecutor, runtime_command
 from dockyard.services.container_events import ContainerEvents
 from dockyard.services.container_exec import ExecService
+from dockyard.services.container_files import ContainerFiles
 from dockyard.services.container_io import ContainerIO
 from dockyard.services.container_network import ContainerNetworks
 from dockyard.services.containers import ContainerService
@@ -77,6 +79,8 @@ def build_services(config: Config, root: DataRoot, syscalls: Syscalls) -> Servic
     events = Events()
     containers = build_containers(config, root, images, syscalls, volumes.store)
     containers.events = ContainerEvents(events)
+    files = ContainerFiles(containers, syscalls, config.exec_root / "copies")
+    files.recover()
     networks = build_networks(config, containers, syscalls)
     distribution = DistributionService(root, images, registries)
     builds = build_builds(config, root, images, distribution, syscalls)
@@ -92,6 +96,7 @@ def build_services(config: Config, root: DataRoot, syscalls: Syscalls) -> Servic
         builds=builds,
         events=events,
         networks=networks,
+        container_files=files,
     )
 
 
@@ -184,6 +189,7 @@ def build_router(services: Services) -> Router:
     routes += build_handlers.routes(services)
     routes += network_handlers.routes(services)
     routes += event_handlers.routes(services)
+    routes += container_file_handlers.routes(services)
     return Router(routes)
 
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # imported for annotations only: the package imports no servi
     from dockyard.events import Events
     from dockyard.services.build import BuildService
     from dockyard.services.container_exec import ExecService
+    from dockyard.services.container_files import ContainerFiles
     from dockyard.services.container_io import ContainerIO
     from dockyard.services.containers import ContainerService
     from dockyard.services.image_archive import ImageArchiveService
@@ -36,3 +37,4 @@ class Services:
     builds: BuildService
     events: Events
     networks: NetworkService
+    container_files: ContainerFiles
