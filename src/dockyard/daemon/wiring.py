@@ -155,6 +155,8 @@ def build_networks(config: Config, containers: ContainerService,
     try:
         manager.open()
     except BaseException:
+        with suppress(Exception):  # what open() made before it failed (the table...)
+            manager.dismantle()
         manager.close()
         dns.close()
         raise
