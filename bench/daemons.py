@@ -70,6 +70,7 @@ def dockyardd(ctx: Context, workdir: Path) -> Iterator[Endpoint]:
         str(binary), "-H", f"unix://{sock}",
         "--data-root", str(workdir / "data"), "--exec-root", str(workdir / "exec"),
         "--pidfile", str(workdir / "dockyardd.pid"), "--config-file", str(workdir / "daemon.json"),
+        "--ip-forward=false",  # as setup.sh runs dockerd: the host's sysctl stays as it is
     ]  # fmt: skip
     try:
         with log.open("wb") as out:
