@@ -96,7 +96,8 @@ class Handler(BaseHTTPRequestHandler):
                 cur.execute("UPDATE visits SET count = count + 1 WHERE id = 1 RETURNING count")
                 (visits,) = cur.fetchone()
             prefix = self.headers.get("X-Forwarded-Prefix", "")
-            self.reply(200, "text/html; charset=utf-8", page(visits, self.entries(), prefix).encode())
+            body = page(visits, self.entries(), prefix).encode()
+            self.reply(200, "text/html; charset=utf-8", body)
         else:
             self.reply(404, "text/plain", b"not found\n")
 
