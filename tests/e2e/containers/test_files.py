@@ -6,6 +6,7 @@ from or written to the host."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tarfile
@@ -154,7 +155,7 @@ def test_diff_export_and_archive_as_dockerd(engine: Daemon, tmp_path: Path) -> N
         script = ("mkdir -p /d/sub /tmp/x; echo hi > /d/f; ln -s /d /lnk; ln -s sub /d/rel; "
                   "rm /bin/vi; echo >> /etc/passwd; touch /etc/new; sleep 1000")
         results = {}
-        for side, client in clients.items():
+        for client in clients.values():
             client.create_container(f"{name}:1", ["/bin/sh", "-c", script], name=name,
                                     working_dir="/work/dir",
                                     host_config=client.create_host_config(
@@ -190,9 +191,7 @@ def test_diff_export_and_archive_as_dockerd(engine: Daemon, tmp_path: Path) -> N
         assert sorted(set(theirs[3]) - init) == sorted(set(ours[3]) - init)
     finally:
         for client in clients.values():
-            try:
+            with contextlib.suppress(docker.errors.APIError):
                 client.remove_container(name, force=True)
-            except docker.errors.APIError:
-                pass
             client.close()
         next(pairs, None)
