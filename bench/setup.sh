@@ -16,7 +16,7 @@ set -euo pipefail
 
 STATE=/tmp/dockyard-bench
 DOCKER=${BENCH_DOCKER:-$( [ -x /usr/local/bin/docker ] && echo /usr/local/bin/docker || echo docker )}
-APT_PACKAGES=(docker.io podman crun runc skopeo docker-registry mmdebstrap hyperfine curl)
+APT_PACKAGES=(docker.io podman crun runc skopeo docker-registry mmdebstrap hyperfine curl wrk)
 
 log() { echo "setup: $*"; }
 die() { echo "setup: error: $*" >&2; exit 1; }
