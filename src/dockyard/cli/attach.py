@@ -48,7 +48,7 @@ def detach_keys(text: str) -> bytes:
             elif ch in _CTRL:
                 codes.append(_CTRL[ch])
             else:
-                raise ValueError(f"Unknown character: '{ch}'")
+                raise ValueError(f"Unknown character: '{key}'")
         else:
             raise ValueError(f"Unknown character: '{key}'")
     return bytes(codes)
@@ -247,12 +247,11 @@ class Stream:
             self._send(self.keys[:self._matched])
             self._half_close()
             return "eof"
-        if self._raw is not None or (self.tty and self.keys):
+        detached = False
+        if self.tty:  # docker watches for the keys only with a tty (hijack.go setupInput)
             data, detached = self._escape(data)
-            if detached:
-                return "detach"
         self._send(data)
-        return "data"
+        return "detach" if detached else "data"
 
     def _escape(self, data: bytes) -> tuple[bytes, bool]:
         """Hold back bytes that may start the detach keys; True once all of them came."""

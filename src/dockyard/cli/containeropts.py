@@ -170,6 +170,11 @@ class Values:
             raise flag_error(self.command, flag, text, str(exc)) from exc
 
 
+def go_map(value: dict[str, Any]) -> dict[str, Any]:
+    """A map as Go's encoding/json writes it: keys in sorted order."""
+    return dict(sorted(value.items()))
+
+
 def with_help(message: str, command: str) -> StatusError:
     """The docker CLI's withHelp: ``dockyard: <error>`` and a hint, exit status 125."""
     return StatusError(f"dockyard: {message}\n\nRun 'dockyard {command} --help' for more "
@@ -379,7 +384,7 @@ def config_body(values: Values, image: str, args: list[str], environ: dict[str, 
         "User": values.string("user"), "AttachStdin": stdin, "AttachStdout": out,
         "AttachStderr": err}
     if exposed:
-        config["ExposedPorts"] = exposed
+        config["ExposedPorts"] = go_map(exposed)
     config.update({
         "Tty": values.flag("tty"), "OpenStdin": values.flag("interactive"),
         "StdinOnce": values.flag("interactive") and stdin, "Env": _env(values, environ),
@@ -388,27 +393,29 @@ def config_body(values: Values, image: str, args: list[str], environ: dict[str, 
     if health is not None:
         config["Healthcheck"] = health
     config.update({
-        "Image": image, "Volumes": volumes, "WorkingDir": values.string("workdir"),
+        "Image": image, "Volumes": go_map(volumes), "WorkingDir": values.string("workdir"),
         "Entrypoint": [entrypoint] if entrypoint else [""] if values.changed("entrypoint")
         else None})
     if values.string("mac_address"):
         config["MacAddress"] = values.string("mac_address")
-    config.update({"OnBuild": None, "Labels": _labels(values)})
+    config.update({"OnBuild": None, "Labels": go_map(_labels(values))})
     if values.string("stop_signal"):
         config["StopSignal"] = values.string("stop_signal")
     if values.changed("stop_timeout"):
         config["StopTimeout"] = values.integer("stop_timeout")
     mode, endpoints = _network(values)
     config["HostConfig"] = host_config(values, binds, bindings, mode, console)
-    config["NetworkingConfig"] = {"EndpointsConfig": endpoints}
+    config["NetworkingConfig"] = {"EndpointsConfig": go_map(endpoints)}
     return config
 
 
 def host_config(values: Values, binds: list[str] | None,
                 bindings: dict[str, list[dict[str, str]]], network_mode: str,
                 console: tuple[int, int]) -> dict[str, Any]:
-    restart = values.convert("restart", optvalues.restart_policy,
-                             {"Name": "", "MaximumRetryCount": 0})
+    try:
+        restart = optvalues.restart_policy(values.string("restart"))
+    except ValueError as exc:
+        raise with_help(str(exc), values.command.path) from exc
     if values.flag("rm") and restart["Name"] not in ("", "no"):
         raise with_help("conflicting options: cannot specify both --restart and --rm",
                         values.command.path)
@@ -419,8 +426,9 @@ def host_config(values: Values, binds: list[str] | None,
     host: dict[str, Any] = {
         "Binds": binds, "ContainerIDFile": values.string("cidfile"),
         "LogConfig": {"Type": values.string("log_driver"),
-                      "Config": {k: v for k, _, v in (o.partition("=") for o in log_opts)}},
-        "NetworkMode": network_mode, "PortBindings": bindings, "RestartPolicy": restart,
+                      "Config": go_map({k: v for k, _, v in (o.partition("=")
+                                                              for o in log_opts)})},
+        "NetworkMode": network_mode, "PortBindings": go_map(bindings), "RestartPolicy": restart,
         "AutoRemove": values.flag("rm"), "VolumeDriver": "",
         "VolumesFrom": values.strings("volumes_from") or None, "ConsoleSize": list(console),
         "CapAdd": _capabilities(values.strings("cap_add")),
@@ -436,12 +444,12 @@ def host_config(values: Values, binds: list[str] | None,
         "ReadonlyRootfs": values.flag("read_only"), "SecurityOpt": security}
     tmpfs = {k: v for k, _, v in (t.partition(":") for t in values.strings("tmpfs"))}
     if tmpfs:
-        host["Tmpfs"] = tmpfs
+        host["Tmpfs"] = go_map(tmpfs)
     host.update({"UTSMode": values.string("uts"), "UsernsMode": values.string("userns"),
                  "ShmSize": values.convert("shm_size", optvalues.ram_in_bytes)})
     sysctls = {k: v for k, _, v in (s.partition("=") for s in values.strings("sysctl"))}
     if sysctls:
-        host["Sysctls"] = sysctls
+        host["Sysctls"] = go_map(sysctls)
     if values.string("runtime"):
         host["Runtime"] = values.string("runtime")
     host["Isolation"] = ""

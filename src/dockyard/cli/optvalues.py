@@ -166,6 +166,12 @@ def mount(text: str) -> dict[str, object]:
         if name in options and spec["Type"] != prefix:
             raise ValueError(f"cannot mix '{prefix}-*' options with mount type "
                              f"'{spec['Type']}'")
+    volume = options.get("VolumeOptions")
+    if volume is not None:
+        volume["Labels"] = dict(sorted(volume["Labels"].items()))
+        if "Options" in volume["DriverConfig"]:
+            volume["DriverConfig"]["Options"] = dict(sorted(volume["DriverConfig"]["Options"]
+                                                             .items()))
     for name in ("BindOptions", "VolumeOptions", "TmpfsOptions"):
         if name in options:
             spec[name] = options[name]
