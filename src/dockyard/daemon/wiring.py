@@ -17,8 +17,9 @@ from pathlib import Path
 
 import dockyard
 from dockyard.api.handlers import build as build_handlers
-from dockyard.api.handlers import containers as container_handlers
 from dockyard.api.handlers import container_files as container_file_handlers
+from dockyard.api.handlers import container_manage as container_manage_handlers
+from dockyard.api.handlers import containers as container_handlers
 from dockyard.api.handlers import events as event_handlers
 from dockyard.api.handlers import exec as exec_handlers
 from dockyard.api.handlers import image_archive as image_archive_handlers
@@ -192,6 +193,7 @@ def build_router(services: Services) -> Router:
     routes += network_handlers.routes(services)
     routes += event_handlers.routes(services)
     routes += container_file_handlers.routes(services)
+    routes += container_manage_handlers.routes(services)
     return Router(routes)
 
 

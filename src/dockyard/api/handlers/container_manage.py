@@ -1,0 +1,35 @@
+"""More container endpoints: ``POST /containers/{id}/rename?name=``, ``GET
+/containers/{id}/top?ps_args=``, as dockerd answers them (204 for a rename, the process table
+for top)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from dockyard.api.http import Request, Response, empty, json_response
+from dockyard.api.router import Route
+from dockyard.services.container_rename import rename
+from dockyard.services.container_top import top
+from dockyard.services.containers import ContainerService
+
+
+class HasContainers(Protocol):
+    @property
+    def containers(self) -> ContainerService: ...
+
+
+def routes(services: HasContainers) -> list[Route]:
+    containers = services.containers
+
+    async def rename_handler(request: Request) -> Response:
+        await rename(containers, request.params["name"], request.arg("name") or "")
+        return empty(204)
+
+    async def top_handler(request: Request) -> Response:
+        return json_response(await top(containers, request.params["name"],
+                                       request.arg("ps_args") or ""))
+
+    return [
+        Route("POST", "/containers/{name}/rename", rename_handler),
+        Route("GET", "/containers/{name}/top", top_handler),
+    ]
