@@ -25,7 +25,7 @@ import errno
 import logging
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -49,16 +49,18 @@ _Child = tuple[str, str, os.stat_result]
 def write_layer(
     upper: Path, out: Writable, *, whiteouts: Literal["overlay"] = "overlay",
     compression: Compression = "none", level: int | None = None,
+    skip: Callable[[str], bool] | None = None,
 ) -> LayerInfo:
     """The layer tar of the overlay upper directory ``upper``, written (compressed) to ``out``;
-    ``level`` is the compression level (gzip 6 and zstd 3 when None)."""
+    ``level`` is the compression level (gzip 6 and zstd 3 when None); ``skip(rel)`` leaves
+    out an entry (a directory with its contents), e.g. the mount points a runtime made."""
     if whiteouts != "overlay":
         raise InvalidArgument(f"unknown whiteout mode {whiteouts!r}: want overlay")
     root = os.fspath(upper)
     log.debug("write layer of %s (%s)", root, compression)
     emitter = _Emitter(TarWriter(out, compression, level))
     try:
-        for rel, path, st in _walk(root):
+        for rel, path, st in _walk(root, skip):
             if _is_whiteout(st):
                 emitter.whiteout(rel, st.st_uid, st.st_gid, st.st_mtime_ns)
                 continue
@@ -167,11 +169,13 @@ def _whiteout_name(rel: str) -> str:
     return join(parent, WHITEOUT_PREFIX + name)
 
 
-def _walk(root: str) -> Iterator[_Child]:
+def _walk(root: str, skip: Callable[[str], bool] | None = None) -> Iterator[_Child]:
     """Everything under ``root`` in written order, each directory before its contents."""
     stack = [iter(_children(root, "", whiteouts=True))]
     while stack:
         for child in stack[-1]:
+            if skip is not None and skip(child[0]):
+                continue
             yield child
             if stat.S_ISDIR(child[2].st_mode):
                 stack.append(iter(_children(child[1], child[0], whiteouts=True)))
