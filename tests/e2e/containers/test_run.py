@@ -123,16 +123,20 @@ def test_missing_image(cli: CLI) -> None:
 
 
 def test_network_modes_and_etc_files(cli: CLI) -> None:
-    code, out, _ = cli("run", "--rm", "busybox", "ip", "-o", "link")
+    code, out, _ = cli("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link")
     assert code == 0 and [line.split(":")[1].strip() for line in out.splitlines()] == ["lo"]
     assert "LOWER_UP" in out or "UP" in out
+    code, out, _ = cli("run", "--rm", "busybox", "ip", "-o", "link")  # the default bridge
+    assert code == 0 and [line.split(":")[1].strip().split("@")[0]
+                          for line in out.splitlines()] == ["lo", "eth0"]
     assert cli("run", "--rm", "--network", "none", "busybox", "ping", "-c1", "-W1",
                "127.0.0.1")[0] == 0
     code, out, _ = cli("run", "--rm", "--network", "host", "busybox", "ip", "-o", "link")
     assert len(out.splitlines()) > 1
     code, out, _ = cli("run", "--rm", "--hostname", "box", "--add-host", "db:10.1.2.3",
                        "busybox", "sh", "-c", "hostname; cat /etc/hosts")
-    assert out.startswith("box\n127.0.0.1\tlocalhost\n") and out.endswith("10.1.2.3\tdb\n")
+    assert out.startswith("box\n127.0.0.1\tlocalhost\n") and "\n10.1.2.3\tdb\n" in out
+    assert out.endswith("\tbox\n")  # the container's own address line comes last, as dockerd
     code, out, _ = cli("run", "--rm", "--dns", "10.9.9.9", "busybox", "cat", "/etc/resolv.conf")
     assert "nameserver 10.9.9.9\n" in out
     code, _, err = cli("run", "--rm", "--network", "nosuchnet", "busybox", "true")
