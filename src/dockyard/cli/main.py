@@ -119,6 +119,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "container remove": ("containers", "RM", "run_rm"),
     "container prune": ("containers", "PRUNE", "run_prune"),
     "container inspect": ("inspect", "CONTAINER_INSPECT", "run_inspect"),
+    "cp": ("cp", "CP", "run_cp"),
+    "events": ("events", "EVENTS", "run_events"),
+    "system events": ("events", "SYSTEM_EVENTS", "run_events"),
+    "container cp": ("cp", "CONTAINER_CP", "run_cp"),
 }
 GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     "image": ("Manage images", {
@@ -139,6 +143,7 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
         "attach": "Attach local standard input, output, and error streams to a running "
                   "container",
         "commit": "Create a new image from a container's changes",
+        "cp": "Copy files/folders between a container and the local filesystem",
         "create": "Create a new container",
         "diff": "Inspect changes to files or directories on a container's filesystem",
         "exec": "Execute a command in a running container",
@@ -162,6 +167,7 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
     }),
     "system": ("Manage dockyard", {
         "df": "Show dockyard disk usage",
+        "events": "Get real time events from the server",
         "info": "Display system-wide information",
     }),
     "volume": ("Manage volumes", {
@@ -215,6 +221,8 @@ TOP_LEVEL = {
     "stop": "Stop one or more running containers", "top": "Display the running processes "
     "of a container", "unpause": "Unpause all processes within one or more containers",
     "wait": "Block until one or more containers stop, then print their exit codes",
+    "cp": "Copy files/folders between a container and the local filesystem",
+    "events": "Get real time events from the server",
 }
 GLOBAL = Command("", "[OPTIONS] COMMAND", "A container engine compatible with Docker", (
     Flag("debug", "D", help="Enable debug mode"),
