@@ -207,3 +207,23 @@ def _wait_for(session: str, text: str, timeout: float = 15.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"{text!r} never showed:\n{_capture(session)}")
+
+
+def test_signals_reach_an_attached_container(engine: Daemon) -> None:
+    """sig-proxy: a signal sent to ``dockyard run`` (no tty) is forwarded as a kill."""
+    import signal
+
+    script = 'trap "echo got; exit 9" USR1; echo ready; while true; do sleep 0.1; done'
+    proc = subprocess.Popen([str(DOCKYARD), "run", "--rm", "busybox", "sh", "-c", script],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={"PATH": "/usr/bin:/bin", "DOCKYARD_HOST": engine.host})
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"ready\n"
+        proc.send_signal(signal.SIGUSR1)
+        out, _ = proc.communicate(timeout=20)
+        assert (proc.returncode, out) == (9, b"got\n")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
