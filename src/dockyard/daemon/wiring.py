@@ -17,8 +17,10 @@ from pathlib import Path
 
 import dockyard
 from dockyard.api.handlers import build as build_handlers
+from dockyard.api.handlers import commit as commit_handlers
 from dockyard.api.handlers import container_files as container_file_handlers
 from dockyard.api.handlers import container_manage as container_manage_handlers
+from dockyard.api.handlers import container_stats as container_stats_handlers
 from dockyard.api.handlers import containers as container_handlers
 from dockyard.api.handlers import events as event_handlers
 from dockyard.api.handlers import exec as exec_handlers
@@ -44,6 +46,7 @@ from dockyard.registry.endpoints import RegistrySettings
 from dockyard.services import Services
 from dockyard.services.build import BuildService
 from dockyard.services.build_executor import RuntimeExecutor, runtime_command
+from dockyard.services.container_commit import Committer
 from dockyard.services.container_events import ContainerEvents
 from dockyard.services.container_exec import ExecService
 from dockyard.services.container_files import ContainerFiles
@@ -98,6 +101,7 @@ def build_services(config: Config, root: DataRoot, syscalls: Syscalls) -> Servic
         events=events,
         networks=networks,
         container_files=files,
+        committer=Committer(containers, images, root, docker_version=dockyard.__version__),
     )
 
 
@@ -194,6 +198,8 @@ def build_router(services: Services) -> Router:
     routes += event_handlers.routes(services)
     routes += container_file_handlers.routes(services)
     routes += container_manage_handlers.routes(services)
+    routes += container_stats_handlers.routes(services)
+    routes += commit_handlers.routes(services)
     return Router(routes)
 
 

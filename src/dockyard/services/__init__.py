@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # imported for annotations only: the package imports no service eagerly
     from dockyard.events import Events
     from dockyard.services.build import BuildService
+    from dockyard.services.container_commit import Committer
     from dockyard.services.container_exec import ExecService
     from dockyard.services.container_files import ContainerFiles
     from dockyard.services.container_io import ContainerIO
@@ -38,3 +39,4 @@ class Services:
     events: Events
     networks: NetworkService
     container_files: ContainerFiles
+    committer: Committer
