@@ -20,6 +20,7 @@ from dockyard.api.handlers import build as build_handlers
 from dockyard.api.handlers import commit as commit_handlers
 from dockyard.api.handlers import container_files as container_file_handlers
 from dockyard.api.handlers import container_manage as container_manage_handlers
+from dockyard.api.handlers import container_stats as container_stats_handlers
 from dockyard.api.handlers import containers as container_handlers
 from dockyard.api.handlers import events as event_handlers
 from dockyard.api.handlers import exec as exec_handlers
@@ -197,6 +198,7 @@ def build_router(services: Services) -> Router:
     routes += event_handlers.routes(services)
     routes += container_file_handlers.routes(services)
     routes += container_manage_handlers.routes(services)
+    routes += container_stats_handlers.routes(services)
     routes += commit_handlers.routes(services)
     return Router(routes)
 
