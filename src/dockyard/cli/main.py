@@ -106,6 +106,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "container rename": ("containers", "RENAME", "run_rename"),
     "top": ("containers", "TOP", "run_top"),
     "container top": ("containers", "TOP", "run_top"),
+    "stats": ("stats", "STATS", "run_stats"),
+    "container stats": ("stats", "CONTAINER_STATS", "run_stats"),
     "port": ("containers", "PORT", "run_port"),
     "container port": ("containers", "PORT", "run_port"),
     "diff": ("containers", "DIFF", "run_diff"),
@@ -161,6 +163,7 @@ GROUPS: dict[str, tuple[str, dict[str, str]]] = {
         "run": "Create and run a new container from an image",
         "start": "Start one or more stopped containers",
         "stop": "Stop one or more running containers",
+        "stats": "Display a live stream of container(s) resource usage statistics",
         "top": "Display the running processes of a container",
         "unpause": "Unpause all processes within one or more containers",
         "wait": "Block until one or more containers stop, then print their exit codes",
@@ -223,6 +226,7 @@ TOP_LEVEL = {
     "wait": "Block until one or more containers stop, then print their exit codes",
     "cp": "Copy files/folders between a container and the local filesystem",
     "events": "Get real time events from the server",
+    "stats": "Display a live stream of container(s) resource usage statistics",
 }
 GLOBAL = Command("", "[OPTIONS] COMMAND", "A container engine compatible with Docker", (
     Flag("debug", "D", help="Enable debug mode"),

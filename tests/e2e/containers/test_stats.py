@@ -5,12 +5,15 @@ with the previous sample as its base, and dockerd's empty object for a stopped c
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
 import time
 
 import pytest
 
 from ..conftest import Daemon
+from ..test_cli_system import DOCKYARD, dockyard
 from .conftest import CLI
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -106,3 +109,29 @@ def test_stream_and_docker_py(engine: Daemon, cli: CLI) -> None:
         "0001-01-01T00:00:00Z", {}, {})
     status, _ = _get(engine, "/v1.41/containers/nothere/stats?stream=0")
     assert status == "HTTP/1.1 404 Not Found"
+
+
+def test_dockyard_cli(engine: Daemon, cli: CLI) -> None:
+    assert cli("run", "-d", "--name", "mine", "busybox", "sleep", "1000")[0] == 0
+    assert cli("create", "--name", "idle", "busybox", "true")[0] == 0
+    code, out, err = dockyard(engine, "stats", "--no-stream")
+    assert code == 0, err
+    header, *rows = out.splitlines()
+    assert [c.strip() for c in header.split("  ") if c.strip()] == COLUMNS
+    assert [r.split()[1] for r in rows] == ["mine"] and "--" not in rows[0]
+    code, out, err = dockyard(engine, "container", "stats", "--no-stream", "-a", "--format",
+                              "{{.Name}} {{.PIDs}} {{.CPUPerc}}")
+    assert code == 0, err
+    assert sorted(out.splitlines()) == ["idle 0 0.00%", "mine 1 0.00%"]
+    code, out, err = dockyard(engine, "stats", "--no-stream", "nothere")
+    assert code == 1 and "No such container: nothere" in err
+
+
+def test_dockyard_cli_stream(engine: Daemon, cli: CLI) -> None:
+    assert cli("run", "-d", "--name", "live", "busybox", "sleep", "1000")[0] == 0
+    with pytest.raises(subprocess.TimeoutExpired) as stopped:
+        subprocess.run([str(DOCKYARD), "stats", "--format", "{{.Name}} {{.PIDs}}"],
+                       capture_output=True, timeout=3.5, check=False,
+                       env={"PATH": os.environ.get("PATH", ""), "DOCKYARD_HOST": engine.host})
+    lines = (stopped.value.stdout or b"").decode().splitlines()
+    assert len(lines) >= 2 and set(lines[1:]) == {"live 1"}
