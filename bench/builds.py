@@ -103,7 +103,7 @@ def imported(
     ctx: Context, endpoint: daemons.Endpoint, wanted: Sequence[Base]
 ) -> Iterator[frozenset[str]]:
     """Import each base into the daemon under its name and yield the IDs they got. At exit,
-    every image built on them goes (see `remove_built`), then the bases, by name; an image that
+    every image built on them goes (see `remove_built`), then the bases' names; an image that
     held one of the names before is given it back."""
     conn = engine_api.UnixConnection(endpoint.socket)
     done: list[tuple[Base, str | None]] = []  # the base, and the image its name had before
@@ -111,6 +111,9 @@ def imported(
     try:
         for base in wanted:
             before = engine_api.image_id(conn, base.name)
+            if before is not None:
+                print(f"  {endpoint.engine}: {base.name} was {before[:19]}, which gets the name "
+                      "back when the row ends", flush=True)  # fmt: skip
             changes = [arg for change in base.changes for arg in ("--change", change)]
             done.append((base, before))
             daemons.docker(ctx, endpoint, "import", *changes, str(base.tar), base.name)
@@ -121,20 +124,45 @@ def imported(
         yield frozenset(ids)
     finally:
         try:
-            remove_built(conn, frozenset(ids))
-            for base, before in reversed(done):
-                engine_api.remove_image(conn, base.name)
-                if before is not None:
-                    engine_api.tag_image(conn, before, base.name)
+            _remove_imported(conn, frozenset(ids), done)
         finally:
             conn.close()
 
 
+def _remove_imported(
+    conn: engine_api.UnixConnection, ids: frozenset[str], done: Sequence[tuple[Base, str | None]]
+) -> None:
+    """Every removal is tried; one RowFailed names those that failed. A base's name goes even
+    when a container (someone else's, who ran `busybox` meanwhile) uses the image: forced, which
+    removes only the name and leaves the image to that container."""
+    failed = []
+    try:
+        remove_built(conn, ids)
+    except RowFailed as exc:
+        failed.append(str(exc))
+    for base, before in reversed(done):
+        try:
+            engine_api.remove_image(conn, base.name, force=True)
+            if before is not None:
+                engine_api.tag_image(conn, before, base.name)
+        except RowFailed as exc:
+            failed.append(str(exc))
+    if failed:
+        raise RowFailed("; ".join(failed))
+
+
 def remove_built(conn: engine_api.UnixConnection, bases: frozenset[str]) -> None:
-    """Remove the images built on `bases` from the daemon, as `removals` lists them. dockyardd
-    lists no parents, so there this removes nothing; its build cache goes with its data root."""
+    """Remove the images built on `bases` from the daemon, as `removals` lists them; one
+    RowFailed names those that could not go, after trying them all. dockyardd lists no parents,
+    so there this removes nothing; its build cache goes with its data root."""
+    failed = []
     for reference in removals(engine_api.list_images(conn), bases):
-        engine_api.remove_image(conn, reference)  # 404 (False) when pruned with a child
+        try:
+            engine_api.remove_image(conn, reference)  # 404 (False) when pruned with a child
+        except RowFailed as exc:
+            failed.append(str(exc))
+    if failed:
+        raise RowFailed("; ".join(failed))
 
 
 def removals(images: Sequence[Mapping[str, object]], bases: frozenset[str]) -> list[str]:

@@ -85,9 +85,11 @@ def import_rootfs(conn: UnixConnection, tar: bytes, repo: str, tag: str) -> None
             raise RowFailed(f"import {repo}:{tag} into {conn.path}: {_message(line)}")
 
 
-def remove_image(conn: UnixConnection, name: str) -> bool:
-    """``DELETE /images/{name}``; False when there was no such image."""
-    status, body = call(conn, "DELETE", f"{API}/images/{quote(name, safe='/:')}")
+def remove_image(conn: UnixConnection, name: str, *, force: bool = False) -> bool:
+    """``DELETE /images/{name}``; False when there was no such image. With `force`, a name
+    whose image a container uses is still removed (the image stays for the container)."""
+    query = "?force=1" if force else ""
+    status, body = call(conn, "DELETE", f"{API}/images/{quote(name, safe='/:')}{query}")
     if status == 404:
         return False
     if status != 200:

@@ -54,17 +54,26 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(200, b"OK")
         elif self.path == "/v1.41/images/json":
             self._answer(200, json.dumps([{"Id": "a"}, {"Id": "b"}]).encode())
+        elif self.path == "/v1.41/images/json?all=1":
+            self._answer(200, json.dumps([{"Id": "a", "ParentId": ""}]).encode())
+        elif self.path.endswith("/json") and self._name() in self.server.seen.images:
+            self._answer(200, json.dumps({"Id": "sha256:" + self._name()}).encode())
         else:
             self._answer(404, b'{"message": "page not found"}')
 
+    def _name(self) -> str:
+        return self.path.removeprefix("/v1.41/images/").partition("?")[0].removesuffix("/json")
+
     def do_POST(self) -> None:
-        if "repo=bad" in self.path:
+        if "/tag?" in self.path:
+            self._answer(201, b"")
+        elif "repo=bad" in self.path:
             self._answer(200, b'{"status": "x"}\n{"errorDetail": {}, "error": "bad tar"}\n')
         else:
             self._answer(200, b'{"status": "sha256:1234"}\n')
 
     def do_DELETE(self) -> None:
-        name = self.path.removeprefix("/v1.41/images/")
+        name = self._name()
         if name in self.server.seen.images:
             self.server.seen.images.remove(name)
             self._answer(200, b'[{"Untagged": "x"}]')
@@ -153,6 +162,30 @@ def test_remove_image_tells_whether_it_was_there(
     finally:
         conn.close()
     assert seen.images == set()
+
+
+def test_image_id_tag_list_and_forced_removal(
+    bench_module: BenchModule, daemon: tuple[Path, Seen]
+) -> None:
+    api = bench_module("bench.engine_api")
+    path, seen = daemon
+    seen.images = {"busybox:latest"}
+    conn = api.UnixConnection(path)
+    try:
+        assert api.image_id(conn, "busybox:latest") == "sha256:busybox:latest"
+        assert api.image_id(conn, "debian:bookworm-slim") is None
+        assert api.list_images(conn) == [{"Id": "a", "ParentId": ""}]
+        api.tag_image(conn, "sha256:abc", "debian:bookworm-slim")
+        assert api.remove_image(conn, "busybox:latest", force=True) is True
+    finally:
+        conn.close()
+    assert [r[:2] for r in seen.requests] == [
+        ("GET", "/v1.41/images/busybox:latest/json"),
+        ("GET", "/v1.41/images/debian:bookworm-slim/json"),
+        ("GET", "/v1.41/images/json?all=1"),
+        ("POST", "/v1.41/images/sha256:abc/tag?repo=debian&tag=bookworm-slim"),
+        ("DELETE", "/v1.41/images/busybox:latest?force=1"),
+    ]
 
 
 def test_ping(bench_module: BenchModule, daemon: tuple[Path, Seen], tmp_path: Path) -> None:
