@@ -1,6 +1,6 @@
 """More container endpoints: ``POST /containers/{id}/rename?name=``, ``GET
-/containers/{id}/top?ps_args=``, as dockerd answers them (204 for a rename, the process table
-for top)."""
+/containers/{id}/top?ps_args=``, ``POST /containers/prune?filters=``, as dockerd answers them
+(204 for a rename, the process table for top, what was removed for prune)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Protocol
 
 from dockyard.api.http import Request, Response, empty, json_response
 from dockyard.api.router import Route
+from dockyard.events import Events
+from dockyard.services.container_filters import prune
 from dockyard.services.container_rename import rename
 from dockyard.services.container_top import top
 from dockyard.services.containers import ContainerService
@@ -16,6 +18,9 @@ from dockyard.services.containers import ContainerService
 class HasContainers(Protocol):
     @property
     def containers(self) -> ContainerService: ...
+
+    @property
+    def events(self) -> Events: ...
 
 
 def routes(services: HasContainers) -> list[Route]:
@@ -29,7 +34,11 @@ def routes(services: HasContainers) -> list[Route]:
         return json_response(await top(containers, request.params["name"],
                                        request.arg("ps_args") or ""))
 
+    async def prune_handler(request: Request) -> Response:
+        return json_response(await prune(containers, request.filters(), events=services.events))
+
     return [
+        Route("POST", "/containers/prune", prune_handler),
         Route("POST", "/containers/{name}/rename", rename_handler),
         Route("GET", "/containers/{name}/top", top_handler),
     ]

@@ -22,9 +22,11 @@ from dockyard.api.http import (
     empty,
     encode_json,
     json_response,
+    run_blocking,
 )
 from dockyard.api.router import Route
 from dockyard.errors import Conflict, InvalidArgument, NotModified
+from dockyard.services import container_filters as selection
 from dockyard.services import container_views as views
 from dockyard.services.container_exec import ExecService
 from dockyard.services.container_io import ContainerIO, parse_detach_keys
@@ -56,11 +58,10 @@ def _lifecycle(services: HasContainers) -> list[Route]:
         return json_response(created, 201)
 
     async def list_containers(request: Request) -> Response:
-        filters = request.filters()
-        limit = request.integer("limit", -1)
-        return json_response(views.list_containers(
-            containers, all_containers=request.flag("all") or limit > 0, limit=limit,
-            filters=filters))
+        return json_response(await run_blocking(
+            selection.list_containers, containers, all_containers=request.flag("all"),
+            limit=request.integer("limit", -1), filters=request.filters(),
+            size=request.flag("size")))
 
     async def inspect(request: Request) -> Response:
         container = containers.get(request.params["name"])
