@@ -10,12 +10,14 @@ Goals: dockyard's published >= 0.95x its host-network, and >= 2x dockerd's publi
 The figures are seconds per request (1 / wrk's Requests/sec), so lower is better and the
 table's ratio reads as for the other rows (2.0x: dockerd needs twice the time per request).
 
-The server: the build rows' nginx-site image (dockyard-bench/nginx-site:latest, nginx-light on
-Debian slim) when dockerd has it, saved from dockerd into the row's dockyardd; otherwise busybox
-httpd serving a 1 KiB page (a process per connection, so a slower server: the network path
-weighs less in it). The row prints which. Untimed, per engine (check): the daemon, the image,
-both containers, one warm-up; at the end the containers go (label dockyard-bench=<row>) and so
-does the image from dockerd when the row imported it.
+The server, the first of: the build rows' nginx-site image (dockyard-bench/nginx-site:latest)
+when dockerd has it, saved from dockerd into the row's dockyardd; pull_nginx's image
+(dockyard-bench/nginx, nginx-light on Debian slim, its default site) when its registry storage
+is in the cache, pulled into both daemons from a docker-registry the row starts on 127.0.0.1;
+otherwise busybox httpd serving a 1 KiB page (a process per connection, so a slower server: the
+network path weighs less in it). The row prints which. Untimed, per engine (check): the daemon,
+the image, both containers, one warm-up; at the end the containers go (label
+dockyard-bench=<row>) and so does the image from dockerd when the row brought it.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 
-from bench import busybox, daemons
+from bench import busybox, daemons, registries
 from bench.rows import Context, Parts, RowFailed, Timed
 
 NGINX = "dockyard-bench/nginx-site:latest"
@@ -37,6 +40,10 @@ HTTPD = ("sh", "-c", f"mkdir -p /www && echo '{PAGE}' > /www/index.html && "
          "exec httpd -f -p {port} -h /www")
 NGINX_HOST_PORT = ("sh", "-c", "sed -i 's/listen 80 /listen {port} /' /etc/nginx/nginx.conf && "
                    "exec nginx -g 'daemon off;'")
+DEBIAN_SITE = "/etc/nginx/sites-enabled/default"
+PULLED_HOST_PORT = ("sh", "-c", rf"sed -i 's/listen 80 /listen {{port}} /; "
+                    rf"s/listen \[::\]:80 /listen [::]:{{port}} /' {DEBIAN_SITE} && "
+                    "exec nginx -g 'daemon off;'")
 
 
 def free_port() -> int:
@@ -55,22 +62,33 @@ class PortPublishWrk:
         self._ctx = ctx
         self._daemons = daemons.Endpoints(ctx, self.name)
         self._ports: dict[str, dict[str, int]] = {}
-        self._nginx = False
+        self._server = "busybox"  # or "nginx-site" or "pulled"
+        self._pulled = ""  # the pulled image's name
+        self._stack = ExitStack()
 
     def prepare(self) -> None:
         if shutil.which("wrk") is None:
             raise RowFailed("no wrk (apt-get install wrk; bench/setup.sh installs it)")
         busybox.rootfs_tar(self._ctx)
-        self._nginx = daemons.image_id(daemons.dockerd(), NGINX) is not None
-        print(f"  server: {'nginx (' + NGINX + ')' if self._nginx else 'busybox httpd'}",
-              flush=True)
+        storage = self._ctx.cache / registries.NGINX_CACHE
+        if daemons.image_id(daemons.dockerd(), NGINX) is not None:
+            self._server = "nginx-site"
+        elif (storage / "complete").exists():
+            registry = self._stack.enter_context(registries.running(storage))
+            self._pulled = f"{registry.address}/{registries.NGINX_REPOSITORY}:latest"
+            self._server = "pulled"
+        shown = {"nginx-site": f"nginx ({NGINX})", "busybox": "busybox httpd",
+                 "pulled": f"nginx ({registries.NGINX_REPOSITORY}, pull_nginx's image)"}
+        print(f"  server: {shown[self._server]}", flush=True)
 
     def check(self, engine: str) -> None:
         endpoint = self._daemons.open(engine)
         busybox.remove_labelled(self._ctx, engine, endpoint, LABEL)
-        if self._nginx and engine == "dockyard":
+        if self._server == "nginx-site" and engine == "dockyard":
             self._copy_nginx(endpoint)
-        elif not self._nginx:
+        elif self._server == "pulled":
+            daemons.docker(self._ctx, endpoint, "pull", "-q", self._pulled)
+        elif self._server == "busybox":
             busybox.import_into(self._ctx, engine, endpoint)
         published, host = free_port(), free_port()
         self._ports[engine] = {"published": published, "host-network": host}
@@ -92,9 +110,12 @@ class PortPublishWrk:
 
     def _start(self, engine: str, endpoint: daemons.Endpoint, options: list[str],
                port: int) -> None:
-        if self._nginx:
+        if self._server == "nginx-site":
             command = [NGINX] if port == 80 else [NGINX, *(part.format(port=port) for part in
                                                           NGINX_HOST_PORT)]
+        elif self._server == "pulled":
+            command = [self._pulled] if port == 80 else [
+                self._pulled, *(part.format(port=port) for part in PULLED_HOST_PORT)]
         else:
             command = [busybox.IMAGE, *(part.format(port=port) for part in HTTPD)]
         proc = busybox.run_cli(self._ctx, engine, endpoint, "run", "-d", "--label", LABEL,
@@ -134,10 +155,15 @@ class PortPublishWrk:
                 except KeyError:
                     continue
                 busybox.remove_labelled(self._ctx, engine, endpoint, LABEL)
-                if not self._nginx:
+                if self._server == "busybox":
                     busybox.remove_image(self._ctx, engine, endpoint)
+                elif self._server == "pulled" and engine == "docker":
+                    daemons.remove_image(endpoint, self._pulled)
         finally:
-            self._daemons.close()
+            try:
+                self._daemons.close()
+            finally:
+                self._stack.close()
 
 
 def make(ctx: Context) -> PortPublishWrk:
