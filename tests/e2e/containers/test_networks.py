@@ -396,3 +396,41 @@ def _settle(bridge: str) -> None:
     while f"master {bridge[:-1]}" in sh("ip", "-o", "link").stdout and \
             time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+COMPOSE_FILE = """version: "3"
+services:
+  web:
+    image: busybox
+    command: httpd -f -p 80 -h /etc
+    networks: [tnet]
+    ports: ["127.0.0.1:{port}:80"]
+  worker:
+    image: busybox
+    command: sleep 300
+    networks: [tnet]
+networks:
+  tnet: {{}}
+"""
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="needs docker-compose")
+def test_compose_up_and_down(net_engine: Daemon, cli: CLI, tmp_path: Path) -> None:
+    """docker-compose 1.29 (docker-py): network, service names, published port, down."""
+    port = free_ports(1)[0]
+    (tmp_path / "docker-compose.yml").write_text(COMPOSE_FILE.format(port=port))
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DOCKER_HOST": net_engine.host,
+           "HOME": str(net_engine.workdir)}
+
+    def compose(*args: str) -> str:
+        done = subprocess.run(["docker-compose", "-p", "dyt", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout + done.stderr
+
+    compose("up", "-d")
+    web = ok(cli("inspect", "-f", "{{.Config.Hostname}}", "dyt_web_1")).strip()
+    assert ok(cli("exec", "dyt_worker_1", "wget", "-qO-", "http://web/hostname")).strip() == web
+    assert http_get(port) == web
+    assert "Removing network dyt_tnet" in compose("down", "-t", "1")
+    assert _custom_networks(net_engine) == []
