@@ -99,7 +99,11 @@ def remove_labelled(ctx: Context, engine: str, endpoint: daemons.Endpoint | None
 def remove_image(ctx: Context, engine: str, endpoint: daemons.Endpoint | None) -> None:
     """Remove IMAGE from a shared engine (dockerd, podman); a row's dockyardd just stops."""
     if engine == "docker" and endpoint is not None:
-        daemons.remove_image(endpoint, IMAGE)
+        try:
+            daemons.remove_image(endpoint, IMAGE)
+        except RowFailed as exc:
+            if "conflict" not in str(exc):
+                raise  # else a row running beside this one still uses it: it removes it
     elif engine == "podman":
         run_cli(ctx, engine, None, "rmi", "--force", "--ignore", IMAGE)
 
