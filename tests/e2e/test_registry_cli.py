@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from .conftest import DOCKER_CLI, REPO, Daemon, _unmount_under, docker, start_daemon, stop
+from .test_cli_system import dockyard
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -297,3 +298,21 @@ def test_registry_mirror_flag_serves_docker_hub_names(registry: str) -> None:
         stop(started.process)
         _unmount_under(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_run_pulls_a_missing_image(daemon: Daemon, registry: str) -> None:
+    """`docker run` of an image that is not local: create answers 404, the CLI pulls it from
+    the registry through dockyardd, and the container runs (issue 8: "an image missing at run
+    is pulled, as docker does")."""
+    if shutil.which("busybox") is None:
+        pytest.skip("needs a static busybox (busybox-static)")
+    code, _, err = dockyard(daemon, "bootstrap", "busybox", env={"SOURCE_DATE_EPOCH": "0"})
+    assert code == 0, err
+    name = f"{registry}/e2e/autopull:1"
+    assert docker(daemon, "tag", "busybox", name)[0] == 0
+    assert docker(daemon, "push", name)[0] == 0
+    assert docker(daemon, "rmi", name, "busybox")[0] == 0
+    code, out, err = docker(daemon, "run", "--rm", name, "echo", "pulled and ran")
+    assert (code, out) == (0, "pulled and ran\n"), err
+    assert f"Unable to find image '{name}' locally" in err
+    assert "Status: Downloaded newer image for " + name in err
