@@ -86,6 +86,7 @@ def build_services(config: Config, root: DataRoot, syscalls: Syscalls) -> Servic
     files = ContainerFiles(containers, syscalls, config.exec_root / "copies")
     files.recover()
     networks = build_networks(config, containers, syscalls)
+    networks.attached.events = events
     distribution = DistributionService(root, images, registries)
     builds = build_builds(config, root, images, distribution, syscalls)
     return Services(

@@ -45,6 +45,7 @@ from dockyard.errors import (
     NotFound,
     Unsupported,
 )
+from dockyard.events import Event, Events
 from dockyard.network import netns
 from dockyard.network.manager import Networks
 from dockyard.network.ports import PortBinding, PortRequest
@@ -173,6 +174,19 @@ class ContainerNetworks:
         self.lookup = lookup
         self.dns = tuple(dns)
         self.host_hosts, self.host_resolv = host_files
+        self.events: Events | None = None  # network connect/disconnect events, when set
+
+    def emit(self, action: str, network_id: str, container_id: str = "") -> None:
+        """A network event as dockerd sends it (``connect``/``disconnect`` name the container;
+        ``create``/``destroy`` do not)."""
+        if self.events is None:
+            return
+        network = self.find(network_id)
+        attributes = {"name": network.name if network is not None else network_id,
+                      "type": "bridge"}
+        if container_id:
+            attributes["container"] = container_id
+        self.events.publish(Event("network", action, network_id, attributes))
 
     # -- what a container asked for ------------------------------------------------------------
 
@@ -238,6 +252,7 @@ class ContainerNetworks:
         for name, config in wanted.items():
             network = self.networks.get(name)  # NotFound: "network x not found"
             endpoint = self._attach(container, path, network, config)
+            self.emit("connect", network.id, container.id)
             resolved[name] = replace(config, network_id=network.id)
             log.debug("container %s: %s on %s", container.short_id, endpoint.address,
                       network.name)
@@ -266,7 +281,10 @@ class ContainerNetworks:
 
     def release(self, container_id: str) -> None:
         """Everything the container held on its networks (its namespace is gone already)."""
+        held = [e.network_id for e in self.networks.endpoints(container_id)]
         self.networks.release(container_id)
+        for network_id in held:
+            self.emit("disconnect", network_id, container_id)
 
     # -- connect and disconnect ----------------------------------------------------------------
 
@@ -295,6 +313,7 @@ class ContainerNetworks:
         config = replace(config, network_id=network.id)
         if container.state.running:
             self._attach(container, str(self.netns_root / container.id), network, config)
+            self.emit("connect", network.id, container.id)
         wanted.pop(name or network.name, None)
         wanted[network.name] = config
         self._save(container.id, wanted)
@@ -316,6 +335,7 @@ class ContainerNetworks:
                                   f"{network.name}")
         if attached:
             self.networks.detach(container.id, network.id)
+            self.emit("disconnect", network.id, container.id)
         if name is not None:
             del wanted[name]
             self._save(container.id, wanted)

@@ -36,6 +36,7 @@ from dockyard.errors import (
     PermissionDenied,
     Unsupported,
 )
+from dockyard.events import Event
 from dockyard.network import jsonfile
 from dockyard.network.dns import DnsHub
 from dockyard.network.manager import Networks
@@ -235,6 +236,7 @@ class NetworkService:
                 "Config": list(request.ipam_config) or [_auto_config(network)]}
         jsonfile.write(self.engine / f"{network.id}.json",
                        {"Attachable": request.attachable, "IPAM": ipam})
+        self.attached.emit("create", network.id)
         log.info("network %s created (%s)", network.name, network.id[:12])
         return {"Id": network.id, "Warning": ""}
 
@@ -246,6 +248,9 @@ class NetworkService:
                                    "removed")
         self.networks.remove(network.id)
         jsonfile.remove(self.engine / f"{network.id}.json")
+        if self.attached.events is not None:  # gone from the manager: named here
+            self.attached.events.publish(Event("network", "destroy", network.id,
+                                               {"name": network.name, "type": "bridge"}))
 
     def prune(self, filters: Mapping[str, Sequence[str]]) -> dict[str, Any]:
         check_keys(filters, PRUNE_FILTERS)

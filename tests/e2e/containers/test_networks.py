@@ -434,3 +434,16 @@ def test_compose_up_and_down(net_engine: Daemon, cli: CLI, tmp_path: Path) -> No
     assert http_get(port) == web
     assert "Removing network dyt_tnet" in compose("down", "-t", "1")
     assert _custom_networks(net_engine) == []
+
+
+def test_network_events(cli: CLI) -> None:
+    since = str(int(time.time()))
+    ok(cli("network", "create", "evnet"))
+    cid = ok(cli("run", "-d", "--network", "evnet", "busybox", "sleep", "30")).strip()
+    ok(cli("rm", "-f", cid))
+    ok(cli("network", "rm", "evnet"))
+    out = ok(cli("events", "--since", since, "--until", str(int(time.time()) + 1), "--filter",
+                 "type=network", "--format",
+                 "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}}"))
+    assert out.splitlines() == ["create evnet <no value>", f"connect evnet {cid}",
+                                f"disconnect evnet {cid}", "destroy evnet <no value>"]
