@@ -67,6 +67,9 @@ def outside() -> Iterator[Outside]:
         sh("ip", "link", "add", f"{tag}o", "type", "veth", "peer", "name", "eth0", "netns", tag)
         sh("ip", "addr", "add", f"{HOST_END}/30", "dev", f"{tag}o")
         sh("ip", "link", "set", f"{tag}o", "up")
+        # replies to masqueraded traffic come in here: this link forwards (the host's global
+        # ip_forward stays off, the daemon runs with --ip-forward=false)
+        Path(f"/proc/sys/net/ipv4/conf/{tag}o/forwarding").write_text("1")
         for args in (("addr", "add", f"{STUB_ADDRESS}/30", "dev", "eth0"),
                      ("link", "set", "eth0", "up"), ("link", "set", "lo", "up")):
             sh("ip", "-n", tag, *args)
@@ -447,3 +450,14 @@ def test_network_events(cli: CLI) -> None:
                  "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}}"))
     assert out.splitlines() == ["create evnet <no value>", f"connect evnet {cid}",
                                 f"disconnect evnet {cid}", "destroy evnet <no value>"]
+
+
+def test_outbound_nat_to_an_outside_host(cli: CLI, outside: Outside) -> None:
+    """A container reaches a host outside (the stub's namespace) through the bridge's NAT,
+    on the default bridge and on a user network."""
+    ok(cli("network", "create", "front"))
+    for network in ("bridge", "front"):
+        out = ok(cli("run", "--rm", "--network", network, "busybox", "nslookup",
+                     f"outbound-{network}.test", STUB_ADDRESS))
+        assert set(addresses(out)) == {STUB_ANSWER}
+    assert {"outbound-bridge.test", "outbound-front.test"} <= set(outside.asked())
