@@ -155,7 +155,8 @@ def build_networks(config: Config, containers: ContainerService,
                    syscalls: Syscalls) -> NetworkService:
     """The networks, opened now (table, default bridge, user networks, DNS listeners), and the
     container service's hook that attaches containers to them at start."""
-    dns = DnsHub([(server, DNS_PORT) for server in config.dns] or None)
+    upstreams = [(server, DNS_PORT) for server in config.dns if ":" not in server]  # IPv4
+    dns = DnsHub(upstreams or None)
     manager = Networks(config.data_root / "network", config.exec_root / "network", syscalls,
                        dns=dns, settings=network_settings(config))
     try:
