@@ -104,8 +104,12 @@ class Daemon:
         try:
             await services.containers.recover()
             await asyncio.to_thread(services.networks.reconcile)  # after the re-adoptions
+            await services.health.recover()
+            await services.restarts.recover()  # restart policies, once the networks are up
             await self._listen(services)
         finally:
+            await services.restarts.close()
+            await services.health.close()
             await services.containers.close()
             await services.containers.spawner.close()
             await asyncio.to_thread(services.networks.close)

@@ -50,8 +50,10 @@ from dockyard.services.container_commit import Committer
 from dockyard.services.container_events import ContainerEvents
 from dockyard.services.container_exec import ExecService
 from dockyard.services.container_files import ContainerFiles
+from dockyard.services.container_health import HealthMonitors
 from dockyard.services.container_io import ContainerIO
 from dockyard.services.container_network import ContainerNetworks
+from dockyard.services.container_restart import RestartPolicies
 from dockyard.services.containers import ContainerService
 from dockyard.services.image_archive import ImageArchiveService
 from dockyard.services.image_distribution import DistributionService, Emit
@@ -83,6 +85,10 @@ def build_services(config: Config, root: DataRoot, syscalls: Syscalls) -> Servic
     events = Events()
     containers = build_containers(config, root, images, syscalls, volumes.store)
     containers.events = ContainerEvents(events)
+    execs = ExecService(containers)
+    restarts = RestartPolicies(containers)
+    health = HealthMonitors(containers, execs)
+    health.attach()
     files = ContainerFiles(containers, syscalls, config.exec_root / "copies")
     files.recover()
     networks = build_networks(config, containers, syscalls)
@@ -96,12 +102,14 @@ def build_services(config: Config, root: DataRoot, syscalls: Syscalls) -> Servic
         distribution=distribution,
         containers=containers,
         container_io=ContainerIO(containers),
-        execs=ExecService(containers),
+        execs=execs,
         volumes=volumes,
         builds=builds,
         events=events,
         networks=networks,
         container_files=files,
+        restarts=restarts,
+        health=health,
         committer=Committer(containers, images, root, docker_version=dockyard.__version__),
     )
 

@@ -15,7 +15,9 @@ if TYPE_CHECKING:  # imported for annotations only: the package imports no servi
     from dockyard.services.container_commit import Committer
     from dockyard.services.container_exec import ExecService
     from dockyard.services.container_files import ContainerFiles
+    from dockyard.services.container_health import HealthMonitors
     from dockyard.services.container_io import ContainerIO
+    from dockyard.services.container_restart import RestartPolicies
     from dockyard.services.containers import ContainerService
     from dockyard.services.image_archive import ImageArchiveService
     from dockyard.services.image_distribution import DistributionService
@@ -40,3 +42,5 @@ class Services:
     networks: NetworkService
     container_files: ContainerFiles
     committer: Committer
+    restarts: RestartPolicies
+    health: HealthMonitors

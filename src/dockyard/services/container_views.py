@@ -110,12 +110,19 @@ def _needs_quote(arg: str) -> bool:
 
 
 def status_text(container: Container, now: float | None = None) -> str:
-    """dockerd's human Status: "Up 3 seconds", "Exited (0) 5 seconds ago", "Created"."""
+    """dockerd's human Status: "Up 3 seconds", "Up 5 seconds (healthy)", "Exited (0) 5 seconds
+    ago", "Restarting (1) 2 seconds ago", "Created"."""
     state = container.state
     now = time.time() if now is None else now
     if state.status == RUNNING:
         started = parse_time(state.started_at) / 1e9
-        return "Up " + human_duration(now - started)
+        health = (state.health or {}).get("Status")
+        suffix = "" if not health else \
+            " (health: starting)" if health == "starting" else f" ({health})"
+        return "Up " + human_duration(now - started) + suffix
+    if state.status == "restarting":
+        finished = parse_time(state.finished_at) / 1e9
+        return f"Restarting ({state.exit_code}) {human_duration(now - finished)} ago"
     if state.status == "created":
         return "Created"
     if state.status == "removing":

@@ -37,6 +37,7 @@ from dockyard.containers.names import generate
 from dockyard.containers.record import (
     CREATED,
     EXITED,
+    RESTARTING,
     RUNNING,
     Container,
     format_time,
@@ -109,6 +110,7 @@ class ContainerService:
         self.sockets = Sockets(exec_root / "containers")
         self.driver = "overlay2" if root.snapshotter_name == "overlayfs" else "vfs"
         self.on_exit: list[OnExit] = []
+        self.on_restarting_signal: OnExit | None = None  # restart policies: end the wait
         self._containers: dict[str, Container] = {}
         self._names: dict[str, str] = {}
         self._live: dict[str, Live] = {}
@@ -232,7 +234,9 @@ class ContainerService:
             await self._start_failed(container, live, error)
             raise error from exc
         now = format_time(int(self.clock() * 10**9))
+        restarts = container.restart_count + 1 if container.state.status == RESTARTING else 0
         container = replace(container, has_started=True, manually_stopped=False,
+                            restart_count=restarts,
                             state=replace(container.state, status=RUNNING, pid=int(reply["pid"]),
                                           exit_code=0, error="", oom_killed=False,
                                           started_at=now))
@@ -358,6 +362,9 @@ class ContainerService:
     # -- signals, stop, wait -------------------------------------------------------------------
 
     async def signal(self, container: Container, signum: int) -> None:
+        if container.state.status == RESTARTING and self.on_restarting_signal is not None:
+            await self.on_restarting_signal(container)  # no process: the restart is called off
+            return
         try:
             answer = await self.sockets.command(container.id, f"kill {signum}")
         except Conflict:
@@ -373,6 +380,8 @@ class ContainerService:
                            "running")
         waiter = self.live(container.id).waiter("next-exit") if signum == signal.SIGKILL \
             else None
+        container = replace(container, manually_stopped=True)  # dockerd's killWithSignal
+        self._containers[container.id] = container
         await self.signal(container, signum)
         self._emit("kill", container, signal=str(signum))
         if waiter is not None:
