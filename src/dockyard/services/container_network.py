@@ -48,7 +48,7 @@ from dockyard.errors import (
 from dockyard.events import Event, Events
 from dockyard.network import netns
 from dockyard.network.manager import Networks
-from dockyard.network.ports import PortBinding, PortRequest
+from dockyard.network.ports import PortRequest
 from dockyard.network.store import Endpoint, Network
 from dockyard.sys import Syscalls
 
@@ -400,101 +400,31 @@ class ContainerNetworks:
             except FileNotFoundError:
                 continue
 
-    # -- inspect and ps ------------------------------------------------------------------------
+    # -- inspect and ps (container_network_views) -----------------------------------------------
 
     def settings(self, container: Container) -> dict[str, Any]:
         """``NetworkSettings`` of ``GET /containers/{id}/json``."""
-        running = container.state.running
-        networks = self.endpoints_json(container, aliases=True)
-        main = networks.get(DEFAULT) if running else None
-        kind = network_kind(container.host.network_mode)
-        sandbox = running and kind in ("bridge", "none")
-        return {
-            "Bridge": "", "SandboxID": _digest("sandbox", container.id) if sandbox else "",
-            "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-            "Ports": self.ports_json(container) if running and kind == "bridge" else {},
-            "SandboxKey": str(self.netns_root / container.id) if sandbox else "",
-            "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
-            **{key: (main or {}).get(key, EMPTY_ENDPOINT[key]) for key in (
-                "EndpointID", "Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen",
-                "IPAddress", "IPPrefixLen", "IPv6Gateway", "MacAddress")},
-            "Networks": networks,
-        }
+        from dockyard.services import container_network_views as views
+
+        return views.settings(self, container)
 
     def summary(self, container: Container) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """``Ports`` and ``NetworkSettings.Networks`` of a ``GET /containers/json`` item."""
-        ports: list[dict[str, Any]] = []
-        if container.state.running and network_kind(container.host.network_mode) == "bridge":
-            for key, bindings in self.ports_json(container).items():
-                number, _, proto = key.partition("/")
-                if not bindings:
-                    ports.append({"PrivatePort": int(number), "Type": proto})
-                for b in bindings or ():
-                    ports.append({"IP": b["HostIp"], "PrivatePort": int(number),
-                                  "PublicPort": int(b["HostPort"]), "Type": proto})
-        return ports, self.endpoints_json(container, aliases=False)
+        from dockyard.services import container_network_views as views
 
-    def endpoints_json(self, container: Container, *, aliases: bool) -> dict[str, Any]:
-        live = {e.network_id: e for e in self.networks.endpoints(container.id)} \
-            if container.state.running else {}
-        out: dict[str, Any] = {}
-        for name, config in self.requested(container).items():
-            network = self.find(name)
-            shown = network.name if network is not None else name
-            endpoint = live.get(network.id) if network is not None else None
-            item = dict(EMPTY_ENDPOINT)
-            item.update(config.to_json())
-            if not aliases:
-                item["Aliases"] = None
-            if endpoint is not None:
-                item.update(endpoint_json(container.id, endpoint))
-                if aliases and endpoint.aliases:
-                    item["Aliases"] = list(endpoint.aliases)
-            elif network is not None and container.state.running:
-                item["NetworkID"] = network.id
-            out[shown] = {key: item[key] for key in EMPTY_ENDPOINT}
-        return out
-
-    def ports_json(self, container: Container) -> dict[str, Any]:
-        """``NetworkSettings.Ports``: each exposed or published port, its bindings or None."""
-        ports: dict[str, Any] = {_port_key(k): None for k in container.config.exposed_ports or {}}
-        for binding in self.networks.ports(container.id):
-            key = f"{binding.container_port}/{binding.proto}"
-            entries = ports.get(key) or []
-            entries.append({"HostIp": str(binding.host_ip or "0.0.0.0"),
-                            "HostPort": str(binding.host_port)})
-            ports[key] = entries
-        return dict(sorted(ports.items()))
-
-    def bindings(self, container_id: str) -> list[PortBinding]:
-        return self.networks.ports(container_id)
-
-
-EMPTY_ENDPOINT: dict[str, Any] = {
-    "IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "", "EndpointID": "",
-    "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
-    "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DriverOpts": None,
-}
-
-
-def endpoint_json(container_id: str, endpoint: Endpoint) -> dict[str, Any]:
-    """The run-time fields of an attached endpoint."""
-    return {"NetworkID": endpoint.network_id,
-            "EndpointID": _digest(container_id, endpoint.network_id, endpoint.host_ifname),
-            "Gateway": str(endpoint.gateway or ""), "IPAddress": str(endpoint.ip),
-            "IPPrefixLen": endpoint.address.network.prefixlen, "MacAddress": endpoint.mac}
+        return views.summary(self, container)
 
 
 def endpoint_id(container_id: str, resolved: Mapping[str, EndpointConfig]) -> str:
     first = next(iter(resolved.values()), EndpointConfig())
-    return _digest(container_id, first.network_id)
+    return digest(container_id, first.network_id)
 
 
-def _digest(*parts: str) -> str:
+def digest(*parts: str) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()
 
 
-def _port_key(spec: str) -> str:
+def port_key(spec: str) -> str:
     number, _, proto = spec.partition("/")
     return f"{number}/{proto or 'tcp'}"
 
@@ -511,12 +441,12 @@ def port_requests(container: Container) -> list[PortRequest]:
         for entry in entries or [{}]:
             if not isinstance(entry, Mapping):
                 raise InvalidArgument(f"invalid PortBindings for {key}: want objects")
-            requests.append(PortRequest.from_api(_port_key(str(key)),
+            requests.append(PortRequest.from_api(port_key(str(key)),
                                                  str(entry.get("HostIp") or ""),
                                                  str(entry.get("HostPort") or "")))
     if echo.get("PublishAllPorts"):
-        published = {_port_key(str(k)) for k in bindings}
-        for key in sorted(_port_key(k) for k in container.config.exposed_ports or {}):
+        published = {port_key(str(k)) for k in bindings}
+        for key in sorted(port_key(k) for k in container.config.exposed_ports or {}):
             if key not in published:
                 requests.append(PortRequest.from_api(key))
     return requests

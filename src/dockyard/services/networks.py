@@ -152,7 +152,7 @@ class NetworkService:
                        options=options, labels=dict(network.labels))
 
     def _members(self, network: Network) -> dict[str, Any]:
-        from dockyard.services.container_network import endpoint_json
+        from dockyard.services.container_network_views import endpoint_json
 
         out: dict[str, Any] = {}
         for endpoint in sorted(self.networks.network_endpoints(network.id),
