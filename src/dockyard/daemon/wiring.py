@@ -57,6 +57,7 @@ from dockyard.services.container_restart import RestartPolicies
 from dockyard.services.containers import ContainerService
 from dockyard.services.image_archive import ImageArchiveService
 from dockyard.services.image_distribution import DistributionService, Emit
+from dockyard.services.image_events import ImageEvents
 from dockyard.services.images import ImageService
 from dockyard.services.networks import NetworkService
 from dockyard.services.system import Build, Settings, SystemService
@@ -85,6 +86,7 @@ def build_services(config: Config, root: DataRoot, syscalls: Syscalls) -> Servic
     events = Events()
     containers = build_containers(config, root, images, syscalls, volumes.store)
     containers.events = ContainerEvents(events)
+    images.on_event = ImageEvents(events, images)
     execs = ExecService(containers)
     restarts = RestartPolicies(containers)
     health = HealthMonitors(containers, execs)

@@ -401,7 +401,9 @@ class ContainerService:
             timeout = DEFAULT_STOP_TIMEOUT
         live = self.live(container.id)
         waiter = live.waiter("next-exit")
-        await self.signal(container, parse_signal(container.config.stop_signal or "TERM"))
+        stop_signal = parse_signal(container.config.stop_signal or "TERM")
+        await self.signal(container, stop_signal)
+        self._emit("kill", container, signal=str(stop_signal))  # as dockerd's killWithSignal
         try:
             if timeout < 0:
                 await asyncio.shield(waiter)
@@ -409,6 +411,7 @@ class ContainerService:
                 await asyncio.wait_for(asyncio.shield(waiter), timeout)
         except TimeoutError:
             await self.signal(container, signal.SIGKILL)
+            self._emit("kill", container, signal=str(int(signal.SIGKILL)))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter, KILL_WAIT)
         self._emit("stop", container)

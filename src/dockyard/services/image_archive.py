@@ -31,7 +31,10 @@ class ImageArchiveService:
         """Check that every name resolves and every blob is present, before a byte is sent."""
         if not names:
             raise InvalidArgument("no image names given to save")
-        return prepare_save(self.root, [item for name in names for item in self._items(name)])
+        plan = prepare_save(self.root, [item for name in names for item in self._items(name)])
+        for image_id in dict.fromkeys(str(self.images.get(name).id) for name in names):
+            self.images._event("save", image_id, image_id)
+        return plan
 
     def _items(self, name: str) -> list[SaveItem]:
         image, found = self.images.find(name)
@@ -54,4 +57,7 @@ class ImageArchiveService:
 
     def load(self, stream: BinaryIO, progress: Progress | None = None) -> list[Loaded]:
         with self.images.writing():
-            return load_images(self.root, stream, progress=progress)
+            loaded = load_images(self.root, stream, progress=progress)
+        for image_id in dict.fromkeys(str(item.image_id) for item in loaded):
+            self.images._event("load", image_id, image_id)
+        return loaded

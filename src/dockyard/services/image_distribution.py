@@ -171,6 +171,7 @@ class DistributionService:
         for key in keys:
             self._name(key, target, resolved.image_id)
         log.info("pulled %s as %s", reference.familiar(), resolved.image_id)
+        self.images._event("pull", reference.familiar(), reference.familiar())
         return moved
 
     def _name_of(self, key: str) -> Digest | None:
@@ -253,6 +254,7 @@ class DistributionService:
             self._name(key, Target(pushed.media_type, pushed.digest, len(pushed.data)),
                        manifest.config.digest)
         log.info("pushed %s as %s", reference.familiar(), pushed.digest)
+        self.images._event("push", reference.familiar(), reference.familiar())
         return pushed
 
     # -- login -------------------------------------------------------------------------------

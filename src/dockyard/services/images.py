@@ -85,6 +85,15 @@ class ImageService:
         self._writers = 0
         self._gc_wanted = False
         self._graph: dict[Digest, dict[str, Any]] = {}
+        self.on_event: Callable[[str, str, str], None] | None = None  # (action, actor, name)
+
+    def _event(self, action: str, actor: str, name: str) -> None:
+        """An image event for ``GET /events`` (dockerd's ``LogImageEvent``)."""
+        if self.on_event is not None:
+            try:
+                self.on_event(action, actor, name)
+            except Exception:
+                log.exception("image event %s of %s", action, actor)
 
     # -- lookups ----------------------------------------------------------------------------
 
@@ -240,6 +249,7 @@ class ImageService:
             new = new.with_default_tag()
             self._name(new.fully_qualified(), image)
         log.info("tagged %s as %s", image.id, new.familiar())
+        self._event("tag", str(image.id), new.familiar())
         return new.familiar()
 
     def _name(self, key: str, image: Image) -> None:
@@ -263,8 +273,16 @@ class ImageService:
     def delete(self, name: str, *, force: bool = False, prune: bool = True) -> list[dict[str, str]]:
         """``DELETE /images/{name}``: untag, or delete the image; then collect garbage."""
         with self._lock:
+            image_id = ""
+            with suppress(DockyardError):  # Deletion words a failed lookup itself
+                image_id = str(self.get(name).id)
             deleted = Deletion(self).delete(name, force=force, prune=prune)
         self.gc()
+        for item in deleted:
+            if "Untagged" in item:
+                self._event("untag", image_id, image_id)
+            elif "Deleted" in item:
+                self._event("delete", item["Deleted"], item["Deleted"])
         return deleted
 
     def prune(self, filters: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
@@ -308,6 +326,7 @@ class ImageService:
             with self._lock:
                 self._after_import(name, result.image_id, before)
         log.info("imported %s as %s", name or "an untagged image", result.image_id)
+        self._event("import", str(result.image_id), str(result.image_id))
         return result.image_id
 
     def _after_import(self, name: str, image_id: Digest, before: Mapping[Digest, Image]) -> None:

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +100,28 @@ def test_docker_py_events(engine: Daemon, cli: CLI) -> None:
         assert json.loads(json.dumps(events[0]))["from"] == "busybox"
     finally:
         client.close()
+
+
+def test_restart_and_image_events(engine: Daemon, cli: CLI, tmp_path: Path) -> None:
+    start = time.time()
+    cli("run", "-d", "--name", "ev", "busybox", "sleep", "100")
+    assert cli("restart", "-t", "0", "ev")[0] == 0
+    assert cli("tag", "busybox", "bb:evt")[0] == 0
+    assert cli("rmi", "bb:evt")[0] == 0
+    image_id = cli("image", "inspect", "-f", "{{.Id}}", "busybox")[1].strip()
+    archive = tmp_path / "bb.tar"
+    assert cli("save", "-o", str(archive), "busybox")[0] == 0
+    assert cli("load", "-i", str(archive))[0] == 0
+    code, out, err = cli("events", "--since", f"{start - 1:.3f}", "--until",
+                         f"{time.time() + 0.5:.3f}", "--filter", "container=ev", "--format",
+                         "{{.Action}} {{index .Actor.Attributes \"signal\"}}")
+    assert code == 0, err
+    assert [line.strip() for line in out.splitlines()] == [
+        "create", "start", "kill 15", "kill 9", "die", "stop", "start", "restart"]
+    code, out, err = cli("events", "--since", f"{start - 1:.3f}", "--until",
+                         f"{time.time() + 0.5:.3f}", "--filter", "type=image", "--filter",
+                         "event=tag", "--filter", "event=untag", "--filter", "event=save",
+                         "--filter", "event=load", "--format",
+                         "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}")
+    assert out.splitlines() == [f"tag {image_id} bb:evt", f"untag {image_id} {image_id}",
+                                f"save {image_id} {image_id}", f"load {image_id} {image_id}"]

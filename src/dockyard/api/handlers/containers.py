@@ -80,6 +80,7 @@ def _lifecycle(services: HasContainers) -> list[Route]:
         with contextlib.suppress(NotModified):
             await containers.stop(request.params["name"], _timeout(request))
         await containers.start(request.params["name"])
+        containers._emit("restart", containers.get(request.params["name"]))
         return empty(204)
 
     async def kill(request: Request) -> Response:
