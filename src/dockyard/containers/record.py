@@ -23,6 +23,7 @@ from dockyard.errors import DataCorrupt
 ZERO_TIME = "0001-01-01T00:00:00Z"
 CREATED, RUNNING, EXITED, REMOVING, DEAD, RESTARTING = (
     "created", "running", "exited", "removing", "dead", "restarting")
+PAUSED = "paused"  # running, its processes frozen (docker pause)
 
 
 def new_id() -> str:
@@ -70,11 +71,11 @@ class State:
 
     @property
     def running(self) -> bool:
-        return self.status in (RUNNING, RESTARTING)
+        return self.status in (RUNNING, RESTARTING, PAUSED)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "Status": self.status, "Running": self.running, "Paused": False,
+            "Status": self.status, "Running": self.running, "Paused": self.status == PAUSED,
             "Restarting": self.status == RESTARTING, "OOMKilled": self.oom_killed,
             "Dead": self.status == DEAD, "Pid": self.pid, "ExitCode": self.exit_code,
             "Error": self.error, "StartedAt": self.started_at, "FinishedAt": self.finished_at,

@@ -53,6 +53,7 @@ from dockyard.services.container_files import ContainerFiles
 from dockyard.services.container_health import HealthMonitors
 from dockyard.services.container_io import ContainerIO
 from dockyard.services.container_network import ContainerNetworks
+from dockyard.services.container_pause import Pauser
 from dockyard.services.container_restart import RestartPolicies
 from dockyard.services.containers import ContainerService
 from dockyard.services.image_archive import ImageArchiveService
@@ -91,6 +92,7 @@ def build_services(config: Config, root: DataRoot, syscalls: Syscalls) -> Servic
     restarts = RestartPolicies(containers)
     health = HealthMonitors(containers, execs)
     health.attach()
+    pauser = Pauser(containers, config.exec_root, containers.spawner.runtimes)
     files = ContainerFiles(containers, syscalls, config.exec_root / "copies")
     files.recover()
     networks = build_networks(config, containers, syscalls)
@@ -112,7 +114,9 @@ def build_services(config: Config, root: DataRoot, syscalls: Syscalls) -> Servic
         container_files=files,
         restarts=restarts,
         health=health,
-        committer=Committer(containers, images, root, docker_version=dockyard.__version__),
+        committer=Committer(containers, images, root, docker_version=dockyard.__version__,
+                            pauser=pauser.set),
+        pauser=pauser,
     )
 
 

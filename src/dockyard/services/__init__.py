@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # imported for annotations only: the package imports no servi
     from dockyard.services.container_files import ContainerFiles
     from dockyard.services.container_health import HealthMonitors
     from dockyard.services.container_io import ContainerIO
+    from dockyard.services.container_pause import Pauser
     from dockyard.services.container_restart import RestartPolicies
     from dockyard.services.containers import ContainerService
     from dockyard.services.image_archive import ImageArchiveService
@@ -44,3 +45,4 @@ class Services:
     committer: Committer
     restarts: RestartPolicies
     health: HealthMonitors
+    pauser: Pauser

@@ -96,7 +96,8 @@ class Committer:
         if container.state.status == "dead":
             raise Conflict(f"You cannot commit container {container.id} which is Dead")
         config = self._config(container, request)  # bad changes fail before any work
-        paused = request.pause and container.state.running and self.pauser is not None
+        paused = request.pause and container.state.status == "running" and \
+            self.pauser is not None  # dockerd: pause unless already paused
         if paused:
             assert self.pauser is not None
             await self.pauser(container.id, True)

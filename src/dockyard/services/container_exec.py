@@ -82,6 +82,9 @@ class ExecService:
             raise InvalidArgument("invalid JSON: the body must be an object")
         if not container.state.running:
             raise Conflict(f"Container {container.id} is not running")
+        if container.state.status == "paused":
+            raise Conflict(f"Container {container.id} is paused, unpause the container before "
+                           "exec")
         cmd = _strings(body.get("Cmd"), "Cmd") or ()
         if not cmd:
             raise InvalidArgument("No exec command specified")

@@ -202,6 +202,10 @@ class HealthMonitors:
         timeout = _ns(check, "Timeout", DEFAULT_TIMEOUT)
         start = format_time(self.clock())
         command = probe_command(check, container.config.shell)
+        if container.state.status == "paused":  # an exec would wait for the thaw
+            return {"Start": start, "End": self._now(), "ExitCode": -1,
+                    "Output": f"Container {container.id} is paused, unpause the container "
+                              "before exec"}
         collector = _Collector()
         exec_id = ""
         try:

@@ -114,6 +114,9 @@ def status_text(container: Container, now: float | None = None) -> str:
     ago", "Restarting (1) 2 seconds ago", "Created"."""
     state = container.state
     now = time.time() if now is None else now
+    if state.status == "paused":
+        started = parse_time(state.started_at) / 1e9
+        return "Up " + human_duration(now - started) + " (Paused)"
     if state.status == RUNNING:
         started = parse_time(state.started_at) / 1e9
         health = (state.health or {}).get("Status")

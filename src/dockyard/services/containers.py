@@ -37,6 +37,7 @@ from dockyard.containers.names import generate
 from dockyard.containers.record import (
     CREATED,
     EXITED,
+    PAUSED,
     RESTARTING,
     RUNNING,
     Container,
@@ -111,6 +112,7 @@ class ContainerService:
         self.driver = "overlay2" if root.snapshotter_name == "overlayfs" else "vfs"
         self.on_exit: list[OnExit] = []
         self.on_restarting_signal: OnExit | None = None  # restart policies: end the wait
+        self.on_paused_signal: OnExit | None = None  # pause: thaw so that a signal arrives
         self._containers: dict[str, Container] = {}
         self._names: dict[str, str] = {}
         self._live: dict[str, Live] = {}
@@ -371,6 +373,8 @@ class ContainerService:
             return  # the monitor is gone: the exit is being recorded
         if answer.startswith("error"):
             raise Conflict(f"Cannot kill container: {container.id}: {answer[6:]}")
+        if container.state.status == PAUSED and self.on_paused_signal is not None:
+            await self.on_paused_signal(container)
 
     async def kill(self, ref: str, name: str | None = None) -> None:
         container = self.get(ref)

@@ -88,3 +88,32 @@ def test_top(engine: Daemon, cli: CLI) -> None:
     for args, (their_titles, their_rows) in theirs.items():
         assert ours[args][0] == their_titles
         assert len(ours[args][1]) == len(their_rows), args
+
+
+@pytest.mark.parametrize("runtime", ["dockyard", "runc"])
+def test_pause(engine: Daemon, cli: CLI, runtime: str) -> None:
+    assert cli("run", "-d", "--runtime", runtime, "--name", "ticker", "busybox", "sh", "-c",
+               "i=0; while true; do i=$((i+1)); echo $i > /t; sleep 0.05; done")[0] == 0
+    time.sleep(0.3)
+    assert cli("pause", "ticker") == (0, "ticker\n", "")
+    assert cli("inspect", "-f", "{{.State.Status}} {{.State.Running}} {{.State.Paused}}",
+               "ticker")[1] == "paused true true\n"
+    assert cli("ps", "--format", "{{.Status}}")[1].endswith("(Paused)\n")
+    code, _, err = cli("pause", "ticker")
+    assert code == 1 and err.endswith("is already paused\n")
+    assert cli("commit", "ticker", "paused:1")[0] == 0  # pause=true on a paused container
+    assert cli("unpause", "ticker") == (0, "ticker\n", "")
+    code, _, err = cli("unpause", "ticker")
+    assert code == 1 and err.endswith("is not paused\n")
+    first = cli("exec", "ticker", "cat", "/t")[1]
+    time.sleep(0.3)
+    assert cli("exec", "ticker", "cat", "/t")[1] != first  # ticking again
+    assert cli("commit", "ticker", "running:1")[0] == 0  # paused during the commit, then not
+    assert cli("inspect", "-f", "{{.State.Status}}", "ticker")[1] == "running\n"
+    assert cli("pause", "ticker")[0] == 0
+    started = time.monotonic()
+    assert cli("stop", "-t", "1", "ticker")[0] == 0  # thawed so that the signals arrive
+    assert time.monotonic() - started < 10
+    assert cli("inspect", "-f", "{{.State.Status}}", "ticker")[1] == "exited\n"
+    code, _, err = cli("pause", "ticker")
+    assert code == 1 and err.endswith("is not running\n")
