@@ -382,13 +382,21 @@ async def _close_iterator(body: AsyncIterator[bytes]) -> None:
             await close()
 
 
+_SUN_PATH_MAX = 107  # sockaddr_un.sun_path is 108 bytes with the terminating NUL (unix(7))
+
+
 def bind_unix(path: Path, *, mode: int = 0o660, uid: int = 0, gid: int = 0) -> socket.socket:
     """A listening unix socket at ``path``, created with ``mode`` and owner before it appears
     (bound under a temporary name, then renamed over the path). A stale socket is replaced; one
     that answers belongs to a live server and is refused with Conflict."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if len(os.fsencode(temp)) > _SUN_PATH_MAX:
+        raise InvalidArgument(
+            f"socket path {path} is too long: a unix socket path (with the temporary name it is "
+            f"bound under first) must fit in {_SUN_PATH_MAX} bytes"
+        )
     refuse_live(path)
     path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with suppress(FileNotFoundError):
         temp.unlink()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

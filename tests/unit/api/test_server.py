@@ -22,7 +22,7 @@ from dockyard.api.http import (
 )
 from dockyard.api.server import bind_unix
 from dockyard.api.wire import chunk
-from dockyard.errors import Conflict
+from dockyard.errors import Conflict, InvalidArgument
 
 from .conftest import RawClient, serving
 
@@ -482,3 +482,10 @@ def test_a_big_unread_body_still_lets_the_client_read_the_answer(tmp_path: Path)
             await client.close()
 
     run(main())
+
+
+def test_a_socket_path_too_long_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / ("d" * 120) / "dockyard.sock"
+    with pytest.raises(InvalidArgument, match=r"is too long: a unix socket path"):
+        bind_unix(path, uid=-1, gid=-1)
+    assert not path.parent.exists()
