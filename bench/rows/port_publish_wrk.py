@@ -26,6 +26,7 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 
@@ -50,6 +51,19 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def wait_ready(port: int, timeout: float = 15.0) -> None:
+    """Until something accepts connections on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise RowFailed(f"nothing answers on 127.0.0.1:{port}: {exc}") from exc
+            time.sleep(0.05)
 
 
 class PortPublishWrk:
@@ -95,6 +109,7 @@ class PortPublishWrk:
         self._start(engine, endpoint, ["-p", f"127.0.0.1:{published}:80"], 80)
         self._start(engine, endpoint, ["--network", "host"], host)
         for port in (published, host):
+            wait_ready(port)  # the server binds a moment after `run -d` returns
             self._wrk(port, ("-t1", "-c1", "-d1s"))  # warm-up, and a check that it answers
 
     def _copy_nginx(self, endpoint: daemons.Endpoint) -> None:
