@@ -241,20 +241,23 @@ class HealthMonitors:
     async def _record(self, container_id: str, check: Mapping[str, Any],
                       result: Mapping[str, Any]) -> None:
         service = self.containers
-        container = service._containers.get(container_id)
-        if container is None or not container.state.running or container.state.health is None:
-            return
-        retries = int(check.get("Retries") or 0) or DEFAULT_RETRIES
-        started = _seconds(container.state.started_at)
-        in_period = _seconds(str(result["Start"])) - started < \
-            _ns(check, "StartPeriod", 0) / 1e9
-        before = str(container.state.health.get("Status"))
-        health = next_health(container.state.health, result, retries=retries,
-                             in_start_period=in_period)
-        updated = container.with_state(health=health)
-        service._containers[container_id] = updated
-        with contextlib.suppress(DockyardError, OSError):
-            await asyncio.to_thread(service.store.save, updated)
+        live = service.live(container_id)
+        async with live.lock:  # no removal meanwhile: a record is never written back
+            container = service._containers.get(container_id)
+            if container is None or not container.state.running or live.removing or \
+                    container.state.health is None:
+                return
+            retries = int(check.get("Retries") or 0) or DEFAULT_RETRIES
+            started = _seconds(container.state.started_at)
+            in_period = _seconds(str(result["Start"])) - started < \
+                _ns(check, "StartPeriod", 0) / 1e9
+            before = str(container.state.health.get("Status"))
+            health = next_health(container.state.health, result, retries=retries,
+                                 in_start_period=in_period)
+            updated = container.with_state(health=health)
+            service._containers[container_id] = updated
+            with contextlib.suppress(DockyardError, OSError):
+                await asyncio.to_thread(service.store.save, updated)
         if health["Status"] != before:
             service._emit(f"health_status: {health['Status']}", updated)
 
