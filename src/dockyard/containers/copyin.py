@@ -39,8 +39,9 @@ _DEVICES = {CHR: stat.S_IFCHR, BLK: stat.S_IFBLK, FIFO: stat.S_IFIFO}
 
 
 def extract(root: Root, path: str, stream: BinaryIO, *, no_overwrite_dir_non_dir: bool = False,
-            readonly_rootfs: bool = False) -> None:
-    """Extract the tar (plain, gzip or zstd) read from ``stream`` under ``path``."""
+            readonly_rootfs: bool = False, owner: tuple[int, int] | None = None) -> None:
+    """Extract the tar (plain, gzip or zstd) read from ``stream`` under ``path``; ``owner``
+    (``cp -a``: the container's user) replaces the archive's owners."""
     dest = clean(path).rstrip("/.") or "/"
     dest_fd = root.open(dest, os.O_PATH, shown=path)
     try:
@@ -51,7 +52,7 @@ def extract(root: Root, path: str, stream: BinaryIO, *, no_overwrite_dir_non_dir
             raise Internal("container rootfs is marked read-only")
     finally:
         os.close(dest_fd)
-    Extraction(root, dest, no_overwrite_dir_non_dir).run(stream)
+    Extraction(root, dest, no_overwrite_dir_non_dir, owner).run(stream)
 
 
 class Refused(Exception):
@@ -59,11 +60,16 @@ class Refused(Exception):
 
 
 class Extraction:
-    def __init__(self, root: Root, dest: str, no_overwrite: bool) -> None:
+    def __init__(self, root: Root, dest: str, no_overwrite: bool,
+                 owner: tuple[int, int] | None = None) -> None:
         self.root = root
         self.dest = dest
         self.no_overwrite = no_overwrite
+        self.owner = owner
         self.dirs: list[Entry] = []
+
+    def _owner(self, entry: Entry) -> tuple[int, int]:
+        return self.owner if self.owner is not None else (entry.uid, entry.gid)
 
     def run(self, stream: BinaryIO) -> None:
         try:
@@ -158,7 +164,7 @@ class Extraction:
             fd = os.open(base, _CREATE, 0o600, dir_fd=parent)
             try:
                 reader.copy_data(fd)
-                os.fchown(fd, entry.uid, entry.gid)
+                os.fchown(fd, *self._owner(entry))
                 os.fchmod(fd, mode)
                 self._xattrs(fd, entry)
                 os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
@@ -170,7 +176,7 @@ class Extraction:
             self._chmeta(parent, base, entry)
         elif entry.type == SYM:
             os.symlink(entry.linkname, base, dir_fd=parent)
-            os.chown(base, entry.uid, entry.gid, dir_fd=parent, follow_symlinks=False)
+            os.chown(base, *self._owner(entry), dir_fd=parent, follow_symlinks=False)
             os.utime(base, ns=(entry.mtime_ns, entry.mtime_ns), dir_fd=parent,
                      follow_symlinks=False)
         elif entry.type == LNK:
@@ -178,7 +184,7 @@ class Extraction:
         elif entry.type in _DEVICES:
             os.mknod(base, mode | _DEVICES[entry.type],
                      os.makedev(entry.devmajor, entry.devminor), dir_fd=parent)
-            os.chown(base, entry.uid, entry.gid, dir_fd=parent, follow_symlinks=False)
+            os.chown(base, *self._owner(entry), dir_fd=parent, follow_symlinks=False)
             os.chmod(base, mode, dir_fd=parent, follow_symlinks=False)
             os.utime(base, ns=(entry.mtime_ns, entry.mtime_ns), dir_fd=parent,
                      follow_symlinks=False)
@@ -187,7 +193,7 @@ class Extraction:
         """Owner, mode and xattrs of a directory (times at the end, after its contents)."""
         fd = os.open(base, _OPEN_DIR, dir_fd=parent)
         try:
-            os.fchown(fd, entry.uid, entry.gid)
+            os.fchown(fd, *self._owner(entry))
             os.fchmod(fd, entry.mode & 0o7777)
             self._xattrs(fd, entry)
         finally:

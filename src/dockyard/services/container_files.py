@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import grp
 import itertools
 import logging
 import os
+import pwd
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ from dockyard.containers import changes as diff
 from dockyard.containers import copyin, copyout
 from dockyard.containers.inroot import Root
 from dockyard.containers.record import Container
-from dockyard.errors import Conflict, DockyardError, NotFound
+from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
 from dockyard.mount import Mount, mount_all, unmount
 from dockyard.services.containers import ContainerService
 from dockyard.sys import MNT_DETACH, Syscalls
@@ -197,12 +199,39 @@ class ContainerFiles:
         return Copy(stat, lambda out: copyout.write_path(root, path, target, out), close)
 
     async def extract(self, ref: str, path: str, stream: BinaryIO, *,
-                      no_overwrite_dir_non_dir: bool = False) -> None:
-        """``PUT /containers/{id}/archive?path=``: a tar extracted under ``path``."""
+                      no_overwrite_dir_non_dir: bool = False, copy_uid_gid: bool = False) -> None:
+        """``PUT /containers/{id}/archive?path=``: a tar extracted under ``path``; with
+        ``copy_uid_gid`` (``cp -a``) owned by the container's user, as dockerd looks it up (on
+        the host)."""
+        container = self.containers.get(ref)
+        owner = host_user(container.config.user) if copy_uid_gid and container.config.user \
+            else None
         async with self.root(ref, readonly=False) as (container, root):
             await asyncio.to_thread(copyin.extract, root, path, stream,
                                     no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
-                                    readonly_rootfs=container.host.readonly_rootfs)
+                                    readonly_rootfs=container.host.readonly_rootfs,
+                                    owner=owner)
+
+
+def host_user(user: str) -> tuple[int, int]:
+    """dockerd's ``idtools.LookupUser`` of ``user[:group]``: names from the host's databases,
+    numbers as they are."""
+    name, _, group = user.partition(":")
+    try:
+        entry = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
+        uid, gid = entry.pw_uid, entry.pw_gid
+    except KeyError:
+        if not name.isdigit():
+            raise InvalidArgument(f'getent unable to find entry "{name}" in passwd database') \
+                from None
+        uid, gid = int(name), int(name)
+    if group:
+        try:
+            gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
+        except KeyError:
+            raise InvalidArgument(f'getent unable to find entry "{group}" in group database') \
+                from None
+    return uid, gid
 
 
 def overlay_lowers(mounts: list[Mount]) -> list[str]:

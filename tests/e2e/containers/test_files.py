@@ -76,6 +76,11 @@ def test_cp_both_ways(engine: Daemon, cli: CLI, tmp_path: Path) -> None:
         client.close()
     assert cli("start", "files")[0] == 0
     assert cli("exec", "files", "cat", "/stopped.txt", "/d/put.txt")[1] == "hello\nput"
+    # cp -a: owned by the container's user, looked up on the host as dockerd does
+    assert cli("run", "-d", "--name", "nobody", "--user", "65534:65534", "busybox", "sleep",
+               "100")[0] == 0
+    assert cli("cp", "-a", str(source), "nobody:/tmp/")[0] == 0
+    assert cli("exec", "nobody", "stat", "-c", "%u:%g", "/tmp/hello.txt")[1] == "65534:65534\n"
 
 
 def _tar(files: dict[str, bytes]) -> bytes:

@@ -25,7 +25,7 @@ from dockyard.containers.copyout import (
     write_root,
 )
 from dockyard.containers.inroot import Root, base_name, clean, pseudo_devices
-from dockyard.errors import DockyardError, Internal, NotFound
+from dockyard.errors import DockyardError, Internal, InvalidArgument, NotFound
 from dockyard.sys import real
 
 
@@ -251,3 +251,22 @@ def test_write_root_skips(root: Root) -> None:
     out = io.BytesIO()
     write_root(root, out, skip=lambda rel: rel == "d")
     assert [n for n, _, _ in names(out.getvalue())] == ["lnk", "up"]
+
+
+def test_extract_with_an_owner(root: Root, tree: Path) -> None:
+    extract(root, "/d", make_tar(("owned/", "dir", ""), ("owned/f", "file", "x"),
+                                 ("owned/l", "sym", "f")), owner=(1234, 5678))
+    for name in ("owned", "owned/f", "owned/l"):
+        st = os.lstat(tree / "d" / name)
+        assert (st.st_uid, st.st_gid) == (1234, 5678), name
+
+
+def test_host_user() -> None:
+    from dockyard.services.container_files import host_user
+
+    assert host_user("root") == (0, 0)
+    assert host_user("1234") == (1234, 1234)
+    assert host_user("1234:55") == (1234, 55)
+    assert host_user("0:root") == (0, 0)
+    with pytest.raises(InvalidArgument, match='getent unable to find entry "nosuchuser"'):
+        host_user("nosuchuser")

@@ -43,7 +43,8 @@ def routes(services: HasFiles) -> list[Route]:
 
     async def put(request: Request) -> Response:
         await files.extract(request.params["name"], _path(request), request.body.sync_reader(),
-                            no_overwrite_dir_non_dir=request.flag("noOverwriteDirNonDir"))
+                            no_overwrite_dir_non_dir=request.flag("noOverwriteDirNonDir"),
+                            copy_uid_gid=request.flag("copyUIDGID"))
         return Response(200)
 
     return [
