@@ -13,6 +13,7 @@ from typing import Any
 
 from dockyard.containers import etcfiles
 from dockyard.containers.config import ContainerConfig, HostConfig, MountSpec, parse_host_config
+from dockyard.containers.health import check_healthcheck
 from dockyard.containers.record import Container, format_time
 from dockyard.containers.store import ContainerStore
 from dockyard.errors import InvalidArgument
@@ -41,6 +42,7 @@ class Request:
         config = ContainerConfig.from_json(body)
         if not config.image:
             raise InvalidArgument("Config.Image: an image name is required")
+        check_healthcheck(config.healthcheck)
         host = parse_host_config(body.get("HostConfig") or {}, default_runtime=default_runtime,
                                  runtimes=runtimes)
         networking = body.get("NetworkingConfig") or {}

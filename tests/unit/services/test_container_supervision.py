@@ -79,3 +79,21 @@ def test_probe_commands_and_output() -> None:
     assert output_of(frames) == "outerr"
     big = struct.pack(">BxxxI", 1, 5000) + b"x" * 5000
     assert output_of(big) == "x" * 4096 + "..."
+
+
+def test_healthcheck_checks_at_create() -> None:
+    import pytest
+
+    from dockyard.containers.health import check_healthcheck
+    from dockyard.errors import InvalidArgument
+
+    check_healthcheck(None)
+    check_healthcheck({"Test": ["CMD", "true"], "Interval": 10**9, "Retries": 3})
+    for check, message in (
+            ({"Interval": 1000}, "Interval in Healthcheck cannot be less than 1ms"),
+            ({"Timeout": 5}, "Timeout in Healthcheck cannot be less than 1ms"),
+            ({"StartPeriod": 999_999}, "StartPeriod in Healthcheck cannot be less than 1ms"),
+            ({"Retries": -1}, "Retries in Healthcheck cannot be negative")):
+        with pytest.raises(InvalidArgument) as caught:
+            check_healthcheck(check)
+        assert str(caught.value) == message
