@@ -102,3 +102,14 @@ def test_ps_columns() -> None:
     assert display_ports(ports) == "80-81/tcp, 0.0.0.0:9090->90/tcp, [::]:9090->90/tcp"
     assert ps_format("", True, False) == "{{.ID}}"
     assert ps_format("table", False, True).endswith("\t{{.Names}}\t{{.Size}}")
+
+
+def test_ps_image_names_are_familiar() -> None:
+    from dockyard.cli.commands.ps import familiar
+
+    assert [familiar(n) for n in (
+        "busybox", "busybox:latest", "docker.io/library/busybox:1", "docker.io/me/app",
+        "localhost:5000/a/b:t", "busybox@sha256:" + "a" * 64, "b:t@sha256:" + "a" * 64,
+        "Bad/Name")] == [
+        "busybox", "busybox:latest", "busybox:1", "me/app", "localhost:5000/a/b:t", "busybox",
+        "b:t", "Bad/Name"]

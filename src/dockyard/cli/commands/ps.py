@@ -97,17 +97,31 @@ def _image(summary: dict[str, Any], trunc: bool) -> str:
         short = truncate_id(str(summary.get("ImageID") or ""))
         if short == truncate_id(image):
             return short
-        from dockyard.errors import InvalidArgument
-        from dockyard.oci.reference import parse_reference
-
-        try:
-            reference = parse_reference(image)
-        except InvalidArgument:
-            return image
-        if reference.tag is not None:
-            return reference.trim().with_tag(reference.tag).familiar()
-        return reference.trim().familiar()
+        return familiar(image)
     return image
+
+
+def familiar(image: str) -> str:
+    """reference.FamiliarString of the name, with its tag but not its digest (what ps shows;
+    without importing the reference parser): ``docker.io/library/busybox:1`` -> ``busybox:1``.
+    A name the parser would refuse is shown as it is."""
+    name = image.partition("@")[0]
+    tag = ""
+    if name.rfind(":") > name.rfind("/"):
+        name, _, tag = name.rpartition(":")
+    first, slash, rest = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost" or
+                  first != first.lower()):
+        domain, path = first, rest
+    else:
+        domain, path = "docker.io", name
+    if not path or path != path.lower() or not name:
+        return image
+    if domain in ("docker.io", "index.docker.io"):
+        if path.startswith("library/") and path.count("/") == 1:
+            path = path.removeprefix("library/")
+        return path + (f":{tag}" if tag else "")
+    return f"{domain}/{path}" + (f":{tag}" if tag else "")
 
 
 def display_ports(ports: list[dict[str, Any]]) -> str:
