@@ -227,3 +227,35 @@ def test_signals_reach_an_attached_container(engine: Daemon) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def test_run_pulls_a_missing_image_as_docker_does(engine: Daemon, tmp_path: Path) -> None:
+    """An image missing at ``dockyard run``: "Unable to find image", the pull through the
+    daemon (its messages on stderr), then the container runs."""
+    import os
+    import signal
+    import sys
+
+    from ..conftest import REPO
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dockyard.registry", "--log-level", "warning", "serve",
+         "--root", str(tmp_path / "registry"), "--addr", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert process.stdout is not None
+    try:
+        address = process.stdout.readline().split("://")[-1].strip()
+        name = f"{address}/cli/autopull:1"
+        assert docker(engine, "tag", "busybox", name)[0] == 0
+        assert docker(engine, "push", name)[0] == 0
+        assert docker(engine, "rmi", name)[0] == 0
+        code, out, err = dockyard(engine, "run", "--rm", name, "echo", "pulled and ran")
+        assert (code, out) == (0, "pulled and ran\n"), err
+        assert err.startswith(f"Unable to find image '{name}' locally\n1: Pulling from "
+                              "cli/autopull\n")
+        assert err.endswith(f"Status: Downloaded newer image for {name}\n")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+        process.stdout.close()
