@@ -49,7 +49,7 @@ def test_restart_policies(engine: Daemon, cli: CLI) -> None:
     assert inspect(cli, "killed", "{{.RestartCount}} {{.State.Status}}") == "0 exited"
     assert inspect(cli, "unless", "{{.RestartCount}} {{.State.Status}}") == "0 exited"
     wait_for(lambda: inspect(cli, "always", "{{.State.Status}}") == "restarting", 20)
-    code, out, _ = cli("ps", "--filter", "name=always", "--format", "{{.Status}}")
+    _, out, _ = cli("ps", "--filter", "name=always", "--format", "{{.Status}}")
     assert out.startswith("Restarting (1) ")
     state = json.loads(inspect(cli, "always", "{{json .State}}"))
     assert (state["Running"], state["Restarting"]) == (True, True)
