@@ -53,14 +53,15 @@ def cgroup_procs(pid: int, proc: str = "/proc") -> str:
             _, controllers, path = line.rstrip("\n").split(":", 2)
             for controller in controllers.split(",") if controllers else [""]:
                 paths[controller] = path
-    mounts = _cgroup_mounts(f"{proc}/self/mountinfo")
+    mounts = cgroup_mounts(f"{proc}/self/mountinfo")
     for controller in _CONTROLLERS:
         if controller in paths and controller in mounts:
             return f"{mounts[controller]}{paths[controller]}/cgroup.procs"
     raise Internal(f"no cgroup hierarchy of process {pid} is mounted")
 
 
-def _cgroup_mounts(mountinfo: str) -> dict[str, str]:
+def cgroup_mounts(mountinfo: str) -> dict[str, str]:
+    """Where each cgroup v1 controller ("memory", ...) and cgroup2 ("") is mounted."""
     found: dict[str, str] = {}
     with open(mountinfo) as lines:
         for line in lines:

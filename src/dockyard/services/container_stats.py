@@ -30,6 +30,7 @@ import time
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
+from dockyard.containers.processes import cgroup_mounts
 from dockyard.containers.record import Container, format_time
 from dockyard.runtime.cgroups import stats as cgroup_stats
 from dockyard.services.containers import ContainerService
@@ -182,7 +183,7 @@ def cgroup_paths(pid: int, proc: str = "/proc") -> dict[str, str]:
     only the unified hierarchy (v2) holds controllers."""
     with open(f"{proc}/{pid}/cgroup") as lines:
         memberships = [line.rstrip("\n").split(":", 2) for line in lines if line.strip()]
-    mounts = _cgroup_mounts(f"{proc}/self/mountinfo")
+    mounts = cgroup_mounts(f"{proc}/self/mountinfo")
     v1: dict[str, str] = {}
     unified = ""
     for _, controllers, path in memberships:
@@ -195,21 +196,6 @@ def cgroup_paths(pid: int, proc: str = "/proc") -> dict[str, str]:
     if "memory" in v1 or "cpuacct" in v1 or not unified:
         return v1
     return {"": unified}
-
-
-def _cgroup_mounts(mountinfo: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    with open(mountinfo) as lines:
-        for line in lines:
-            fields = line.split()
-            dash = fields.index("-")
-            fstype, options = fields[dash + 1], fields[dash + 3].split(",")
-            if fstype == "cgroup2":
-                found.setdefault("", fields[4])
-            elif fstype == "cgroup":
-                for option in options:
-                    found.setdefault(option, fields[4])
-    return found
 
 
 def system_cpu_usage(proc: str = "/proc") -> int:
