@@ -57,7 +57,7 @@ def typed(value: Any, key: str = "") -> Any:
     return value
 
 
-def _render(fmt: str, raws: list[str], failures: list[str]) -> str:
+def render(fmt: str, raws: list[str], failures: list[str]) -> str:
     """The output for the objects found; template errors are added to ``failures``."""
     from dockyard.cli.jsonfmt import indent
 
@@ -138,7 +138,27 @@ def run_inspect(session: Session, command: Command, parsed: Parsed) -> int:
             failures.append(f"Error: No such object: {name}")
         else:
             raws.append(raw)
-    session.out.write(_render(parsed.string("format"), raws, failures))
+    session.out.write(render(parsed.string("format"), raws, failures))
+    if failures:
+        raise StatusError("\n".join(failures))
+    return 0
+
+
+def inspect_objects(session: Session, parsed: Parsed, path: str) -> int:
+    """``volume inspect`` / ``network inspect``: GET ``path`` (with ``{}`` for each name given),
+    print the JSON list or the ``--format`` output, and fail with the daemon's errors at the end,
+    as docker does."""
+    from dockyard.client import DaemonError
+
+    raws: list[str] = []
+    failures: list[str] = []
+    for name in parsed.args:
+        try:
+            raws.append(session.client().request("GET", path.format(name)).read().decode()
+                        .strip())
+        except DaemonError as exc:
+            failures.append(f"Error response from daemon: {exc}")
+    session.out.write(render(parsed.string("format"), raws, failures))
     if failures:
         raise StatusError("\n".join(failures))
     return 0

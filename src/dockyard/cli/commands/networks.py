@@ -155,21 +155,9 @@ INSPECT = Command("network inspect", "[OPTIONS] NETWORK [NETWORK...]",
 
 
 def run_inspect(session: Session, command: Command, parsed: Parsed) -> int:
-    from dockyard.cli.commands.inspect import _render as render_objects
-    from dockyard.client import DaemonError
+    from dockyard.cli.commands.inspect import inspect_objects
 
-    raws: list[str] = []
-    failures: list[str] = []
-    for name in parsed.args:
-        try:
-            raws.append(session.client().request("GET", f"/networks/{name}").read().decode()
-                        .strip())
-        except DaemonError as exc:
-            failures.append(f"Error response from daemon: {exc}")
-    session.out.write(render_objects(parsed.string("format"), raws, failures))
-    if failures:
-        raise StatusError("\n".join(failures))
-    return 0
+    return inspect_objects(session, parsed, "/networks/{}")
 
 
 RM = Command("network rm", "NETWORK [NETWORK...]", "Remove one or more networks", (
