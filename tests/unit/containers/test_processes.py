@@ -26,7 +26,7 @@ from dockyard.errors import Internal, InvalidArgument
 def test_ps_ef_as_procps() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        pids = [os.getpid(), child.pid]
+        pids = sorted([os.getpid(), child.pid])  # ps -q keeps the given order; ours is by pid
         ours = ps_ef(pids)
         env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
         out = subprocess.run(["ps", "-ef", "-q", ",".join(map(str, pids))], check=True,
