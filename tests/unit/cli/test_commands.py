@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from dockyard.cli.main import run
 from dockyard.cli.session import Session
 
-fake = sys.modules["dockyard_tests_fake_daemon"]  # loaded by conftest.py
+from ..client import fake_daemon as fake
+
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "cli"
 
 

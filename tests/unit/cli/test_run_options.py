@@ -6,15 +6,14 @@ the real docker CLI 28 against a recording socket (tests/golden/cli/create_bodie
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ..client import fake_daemon as fake
 from .test_commands import cli
 
-fake = sys.modules["dockyard_tests_fake_daemon"]  # loaded by conftest.py
 GOLDEN = json.loads((Path(__file__).resolve().parents[2] / "golden" / "cli" /
                      "create_bodies.json").read_text())
 

@@ -9,9 +9,8 @@ from typing import Any
 
 from dockyard.cli.commands.volumes import natural_less
 
+from ..client import fake_daemon as fake
 from .test_commands import cli
-
-fake = sys.modules["dockyard_tests_fake_daemon"]  # loaded by conftest.py
 
 TRACEVOL = {"CreatedAt": "2026-11-27T20:28:27Z", "Driver": "local", "Labels": None,
             "Mountpoint": "/var/lib/docker/volumes/tracevol/_data", "Name": "tracevol",

@@ -1,39 +1,7 @@
-"""The scripted fake daemon as a fixture (its socket lives in a short temp dir)."""
+"""The scripted fake daemon as a fixture (defined beside the fake, shared with tests/unit/cli)."""
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import sys
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from .fake_daemon import daemon
 
-import pytest
-
-
-def _load() -> Any:
-    name = "dockyard_tests_fake_daemon"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(
-            "fake_daemon.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fake = _load()
-
-
-@pytest.fixture
-def daemon() -> Iterator[Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="dy-fake-"))
-    server = fake.FakeDaemon(workdir / "d.sock")
-    try:
-        yield server
-    finally:
-        server.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+__all__ = ["daemon"]

@@ -3,17 +3,22 @@
 Routes map (method, path without the version prefix) to a handler that gets the request and
 returns (status, headers, body); a body that is a list is sent chunked, one chunk per item.
 Every request is recorded (method, target, headers, body with chunked encoding undone).
+The `daemon` fixture (re-exported by the client and CLI conftests) starts one per test.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import socket
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 
 @dataclass
@@ -137,3 +142,15 @@ class FakeDaemon:
             lines.append(f"Content-Length: {len(body)}")
             data = body
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
+
+
+@pytest.fixture
+def daemon() -> Iterator[FakeDaemon]:
+    # A short temp dir, not tmp_path: a unix socket path must fit in 108 bytes.
+    workdir = Path(tempfile.mkdtemp(prefix="dy-fake-"))
+    server = FakeDaemon(workdir / "d.sock")
+    try:
+        yield server
+    finally:
+        server.close()
+        shutil.rmtree(workdir, ignore_errors=True)

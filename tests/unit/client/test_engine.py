@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import sys
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from dockyard.client import Address, Client, DaemonError, encode_filters, encode_query
 from dockyard.errors import Conflict, InvalidArgument, NotFound, Unavailable
 
-fake = sys.modules["dockyard_tests_fake_daemon"]  # loaded by conftest.py
+from . import fake_daemon as fake
 
 
 def test_negotiates_down_to_the_daemon_version(daemon: Any) -> None:
