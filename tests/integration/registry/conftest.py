@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import json
 import os
 import signal
 import ssl
@@ -20,24 +19,9 @@ import pytest
 
 from dockyard.oci.digest import Digest
 
+from ...unit.registry.reply import Reply
+
 SRC = Path(__file__).resolve().parents[3] / "src"
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def code(self) -> str | None:
-        try:
-            return str(self.json()["errors"][0]["code"])
-        except (ValueError, KeyError, IndexError, TypeError):
-            return None
 
 
 @dataclass

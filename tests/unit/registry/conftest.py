@@ -21,22 +21,7 @@ from dockyard.registry.http import Body, Headers, Request
 from dockyard.registry.storage import RegistryStore
 from dockyard.registry.uploads import Uploads
 
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def code(self) -> str | None:
-        try:
-            return str(self.json()["errors"][0]["code"])
-        except (ValueError, KeyError, IndexError, TypeError):
-            return None
+from .reply import Reply
 
 
 @dataclass
