@@ -35,7 +35,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dockyard.archive.apply import ApplyResult, apply_layer
 from dockyard.archive.compression import Compression, Readable, detect, open_stream
@@ -53,20 +52,17 @@ from dockyard.images.archive import LABEL_UNCOMPRESSED, LABEL_UNCOMPRESSED_SIZE
 from dockyard.images.assemble import LayerBlob
 from dockyard.images.importer import LABEL_DIFF_SIZE
 from dockyard.images.inflate import Inflater
-from dockyard.images.meter import CHUNK, Counting, Meter, Progress
+from dockyard.images.meter import CHUNK, Counting, Meter
+from dockyard.images.transfer import Transfer
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.config import ImageConfig
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
 from dockyard.oci.identity import chain_ids
 from dockyard.oci.manifest import Manifest
-from dockyard.registry.client import RegistryClient
 from dockyard.registry.transport import Reply
 from dockyard.snapshots import Kind
 from dockyard.snapshots.directory import Writeback
-
-if TYPE_CHECKING:
-    from dockyard.store import DataRoot
 
 log = logging.getLogger(__name__)
 
@@ -106,25 +102,17 @@ class _Layer:
         self.id = self.blob.digest.short
 
 
-class LayerFetcher:
+class LayerFetcher(Transfer):
     """Fetches and unpacks the layers of one pull, under the caller's lease."""
 
-    def __init__(self, root: DataRoot, client: RegistryClient, repository: str, lease_id: str,
-                 progress: Progress, *, parallel: int = 3,
-                 cancel: threading.Event | None = None) -> None:
-        self.root = root
-        self.client = client
-        self.repository = repository
-        self.lease_id = lease_id
-        self.progress = progress
-        self.parallel = max(parallel, 1)
-        self.cancel = cancel or threading.Event()
-        self.kind = f"snapshots/{root.snapshotter_name}"
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.kind = f"snapshots/{self.root.snapshotter_name}"
         self.committed: list[str] = []
         self._cond = threading.Condition()
         token = uuid.uuid4().hex[:16]
         self._keys = (f"pull-{token}-{n}" for n in itertools.count())
-        self._source = {source_label(client.endpoint.host): repository}
+        self._source = {source_label(self.client.endpoint.host): self.repository}
         self._blobs: list[_Blob] = []
 
     def fetch(self, manifest: Manifest, config: ImageConfig) -> list[LayerBlob]:

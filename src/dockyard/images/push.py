@@ -25,7 +25,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from dockyard.archive import pgzip
 from dockyard.content.leases import Resource
@@ -33,14 +33,11 @@ from dockyard.errors import DockyardError, NotFound, Unavailable, Unsupported
 from dockyard.images.archive import LABEL_UNCOMPRESSED, LABEL_UNCOMPRESSED_SIZE
 from dockyard.images.fetch import source_label
 from dockyard.images.meter import CHUNK, Progress
+from dockyard.images.transfer import Transfer
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.descriptor import Descriptor
 from dockyard.oci.digest import Digest
 from dockyard.oci.manifest import Manifest
-from dockyard.registry.client import RegistryClient
-
-if TYPE_CHECKING:
-    from dockyard.store import DataRoot
 
 log = logging.getLogger(__name__)
 
@@ -67,20 +64,12 @@ class _Layer:
         return self.diff_id.short
 
 
-class Pusher:
+class Pusher(Transfer):
     """Pushes one image (a stored manifest and its config) to one repository."""
 
-    def __init__(self, root: DataRoot, client: RegistryClient, repository: str, lease_id: str,
-                 progress: Progress, *, parallel: int = 3,
-                 cancel: threading.Event | None = None) -> None:
-        self.root = root
-        self.client = client
-        self.repository = repository
-        self.lease_id = lease_id
-        self.progress = progress
-        self.parallel = max(parallel, 1)
-        self.cancel = cancel or threading.Event()
-        self.host = client.endpoint.host
+    @property
+    def host(self) -> str:
+        return self.client.endpoint.host
 
     def push(self, manifest: Manifest, manifest_bytes: bytes, diff_ids: tuple[Digest, ...],
              tag: str) -> Pushed:
