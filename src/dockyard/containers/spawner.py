@@ -18,9 +18,16 @@ Every request may carry a ``seq``, which its answer repeats: answers come in the
 work ends, not the order of the requests (starts run side by side).
 
 For start and exec it forks a child that becomes the process's parent and then its monitor
-(:mod:`dockyard.containers.launch`). The monitors are this process's children: it reaps them
-when they exit. When the daemon goes away (EOF on the socket) the spawner exits; the monitors
-live on (they are in sessions of their own) and the next daemon finds them by their sockets.
+(:mod:`dockyard.containers.launch`). The child is forked ahead of time: when the spawner has
+been idle for a moment it forks a *spare*, which waits for its request on a pipe, so a start
+does not wait for fork(2) and the child's first page faults. A spare is forked from the
+spawner's state at that moment: a request whose seccomp profile the spawner compiles first
+(the spare lacks it) gets a fresh fork, and the spare is replaced.
+
+The monitors are this process's children: it reaps them when they exit. When the daemon goes
+away (EOF on the socket) the spawner exits (so does an unused spare, at EOF on its pipe); the
+monitors live on (they are in sessions of their own) and the next daemon finds them by their
+sockets.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from dockyard.errors import DockyardError, InvalidArgument
 log = logging.getLogger(__name__)
 
 RUNTIME_ROOTS = {"dockyard": "runtime", "runc": "runc", "crun": "crun"}
+SPARE_AFTER_IDLE = 0.002  # seconds without work before the next child is forked
 
 
 class Spawner:
@@ -70,6 +78,8 @@ class Spawner:
             self.launchers[name] = CommandLauncher(binary, root)
         self.host_ns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         self.prepared: set[str] = set()  # seccomp profiles compiled already (by their key)
+        self.spare: Spare | None = None
+        self.inherited: tuple[int, ...] = ()  # the spawner's own fds, closed in a spare
 
     def handle(self, request: Mapping[str, Any]) -> dict[str, Any] | Child:
         """The answer to a request, or for start and exec the child whose report will be."""
@@ -77,12 +87,16 @@ class Spawner:
         try:
             if op in ("start", "exec"):
                 launcher = self._launcher(request)
+                plan = Plan.from_request(request)
                 key = str(request.get("seccomp_key") or "")
                 if op == "start" and isinstance(launcher, LibraryLauncher) and \
                         (not key or key not in self.prepared):
                     launcher.prepare(str(request["bundle"]))
                     self.prepared.add(key)
-                return self.spawn(Plan.from_request(request), launcher)
+                    self.drop_spare()  # forked without this filter
+                if self.spare is not None:
+                    return self.spare.hand(request, self)
+                return self.spawn(plan, launcher)
             if op == "delete":
                 self._launcher(request).delete(str(request["id"]), bool(request.get("force")))
                 return {}
@@ -101,6 +115,16 @@ class Spawner:
             raise InvalidArgument(f"unknown or invalid runtime name: {name}")
         return launcher
 
+    def fork_spare(self) -> None:
+        """Fork the child of the next start or exec now, while nothing else is under way."""
+        if self.spare is None:
+            self.spare = Spare.fork(self)
+
+    def drop_spare(self) -> None:
+        if self.spare is not None:
+            self.spare.close()
+            self.spare = None
+
     def spawn(self, plan: Plan, launcher: Launcher) -> Child:
         """Fork the child that becomes the process's parent and monitor. Its report comes
         on a pipe; meanwhile the spawner serves other requests (other starts run at once)."""
@@ -114,6 +138,64 @@ class Spawner:
                        sys=self.sys)
         os.close(report_w)
         return Child(pid, report_r)
+
+
+@dataclass
+class Spare:
+    """A forked child waiting for its request: ``plans`` is the write end of its pipe."""
+
+    pid: int
+    plans: int
+    report: int
+
+    @classmethod
+    def fork(cls, spawner: Spawner) -> Spare:
+        plan_r, plan_w = os.pipe2(os.O_CLOEXEC)
+        report_r, report_w = os.pipe2(os.O_CLOEXEC)
+        pid = os.fork()
+        if pid == 0:  # never returns
+            try:
+                os.close(plan_w)
+                os.close(report_r)
+                for fd in spawner.inherited:  # the daemon must see EOF when the spawner dies
+                    os.close(fd)
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                request = _read_request(plan_r)
+                os.close(plan_r)
+            except BaseException:
+                os._exit(1)
+            if not request:  # the spawner is gone, or dropped this spare
+                os._exit(0)
+            child_main(Plan.from_request(request), spawner._launcher(request),
+                       spawner.monitor, report=report_w, host_ns=spawner.host_ns,
+                       sys=spawner.sys)
+        os.close(plan_r)
+        os.close(report_w)
+        return cls(pid, plan_w, report_r)
+
+    def hand(self, request: Mapping[str, Any], spawner: Spawner) -> Child:
+        """Give the spare its request; it is then an ordinary child under way."""
+        spawner.spare = None
+        with contextlib.suppress(OSError):  # if it died, its report pipe reads EOF
+            os.write(self.plans, json.dumps(request).encode() + b"\n")
+        os.close(self.plans)
+        return Child(self.pid, self.report)
+
+    def close(self) -> None:
+        """End an unused spare: EOF on its pipe makes it exit; reap() collects it."""
+        os.close(self.plans)
+        os.close(self.report)
+
+
+def _read_request(fd: int) -> dict[str, Any]:
+    data = b""
+    while b"\n" not in data:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return {}
+        data += chunk
+    return _decode(data.split(b"\n", 1)[0])
 
 
 @dataclass
@@ -163,6 +245,7 @@ def serve(sock: socket.socket, spawner: Spawner) -> None:
     wake_r, wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    spawner.inherited = (sock.fileno(), wake_r, wake_w)
     buffered = b""
     children: dict[int, Child] = {}
 
@@ -179,7 +262,11 @@ def serve(sock: socket.socket, spawner: Spawner) -> None:
                 children[result.report] = result
             else:
                 answer(request.get("seq"), result)
-        ready, _, _ = select.select([sock.fileno(), wake_r, *children], [], [])
+        idle = SPARE_AFTER_IDLE if spawner.spare is None and not children else None
+        ready, _, _ = select.select([sock.fileno(), wake_r, *children], [], [], idle)
+        if not ready:
+            spawner.fork_spare()
+            continue
         for fd in ready:
             child = children.get(fd)
             if child is not None and (report := child.read()) is not None:

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,3 +187,56 @@ def test_spawner_replaced_when_dead(env: Env) -> None:
     second = env.run(env.spawner.request({"op": "ping"}))["pid"]
     assert second != first
     assert env.spawner.pid == second
+
+
+def _spare_of(spawner_pid: int, not_this: int = 0) -> int:
+    """The spawner's waiting child (forked once it has been idle a moment)."""
+    children = Path(f"/proc/{spawner_pid}/task/{spawner_pid}/children")
+    for _ in range(200):
+        for pid in children.read_text().split():
+            try:
+                argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+            except FileNotFoundError:  # a monitor that just ended
+                continue
+            if int(pid) != not_this and b"python" in argv0:
+                return int(pid)
+        time.sleep(0.01)
+    raise AssertionError(f"the spawner {spawner_pid} has no spare child")
+
+
+def _gone(pid: int) -> bool:
+    for _ in range(200):
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes() == b"":  # exited (a zombie)
+                return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_spare_child_runs_the_next_start(env: Env) -> None:
+    # the first start with a seccomp profile compiles it in the spawner: a fresh fork
+    env.run(env.spawner.request({**env.bundle("c7", "true"), "seccomp_key": "k"}))
+    assert env.run(env.sockets.wait("c7")).code == 0
+    spawner = env.run(env.spawner.request({"op": "ping"}))["pid"]
+    spare = _spare_of(spawner)
+    reply = env.run(env.spawner.request({**env.bundle("c6", "sleep", "100"),
+                                         "seccomp_key": "k"}))
+    status = Path(f"/proc/{reply['pid']}/status").read_text()
+    parent = int(next(line for line in status.splitlines() if line.startswith("PPid:"))
+                 .split()[1])
+    assert parent == spare  # the spare became the container's monitor
+    _spare_of(spawner, not_this=spare)  # and a new one waits for the next start
+    assert env.run(env.sockets.command("c6", "kill 9")) == "ok"
+    assert env.run(env.sockets.wait("c6")).code == 137
+
+
+def test_a_spare_ends_with_its_spawner(env: Env) -> None:
+    spawner = env.run(env.spawner.request({"op": "ping"}))["pid"]
+    spare = _spare_of(spawner)
+    os.kill(spawner, signal.SIGKILL)
+    assert _gone(spare)
+    with contextlib.suppress(DockyardError):  # the daemon's side saw EOF: a new spawner
+        env.run(env.spawner.request({"op": "ping"}))
+    assert env.run(env.spawner.request({"op": "ping"}))["pid"] != spawner
