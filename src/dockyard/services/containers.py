@@ -335,12 +335,15 @@ class ContainerService:
                                              oom_killed=status.oom_killed,
                                              finished_at=format_time(status.finished_ns))
             self._containers[container_id] = container
-            # the runtime's state, the mounts and the record are independent: all at once
-            # (an AutoRemove container's record is removed next, so it is not written first)
-            steps = [self._delete_runtime_state(container),
-                     asyncio.to_thread(self.bundles.cleanup, container)]
-            if not container.host.auto_remove:
-                steps.append(asyncio.to_thread(self.store.save, container))
+            # the runtime's state, the mounts and the record are independent: all at once.
+            # An AutoRemove container's record is removed next, so it is not written first,
+            # and nothing waits for its runtime state (a new start would: the same id).
+            steps = [asyncio.to_thread(self.bundles.cleanup, container)]
+            if container.host.auto_remove:
+                self._background(self._delete_runtime_state(container))
+            else:
+                steps += [self._delete_runtime_state(container),
+                          asyncio.to_thread(self.store.save, container)]
             await asyncio.gather(*steps)
             live.watcher = None
             live.stopped.set()
@@ -462,9 +465,7 @@ class ContainerService:
         except BaseException:
             live.removing = False
             raise
-        self._sweeping.add(asyncio.ensure_future(asyncio.to_thread(self._remove_files,
-                                                                  container)))
-        self._sweeping = {task for task in self._sweeping if not task.done()}
+        self._background(asyncio.to_thread(self._remove_files, container))
         self._containers.pop(container.id, None)
         if self._names.get(container.name) == container.id:
             del self._names[container.name]
@@ -473,6 +474,11 @@ class ContainerService:
         live.stopped.set()
         live.resolve(WaitResult(container.state.exit_code), removed=True)
         self._emit("destroy", container)
+
+    def _background(self, work: Awaitable[None]) -> None:
+        """Work nobody waits for; :meth:`close` lets it finish."""
+        self._sweeping = {task for task in self._sweeping if not task.done()}
+        self._sweeping.add(asyncio.ensure_future(work))
 
     def _forget(self, container: Container, volumes: bool = False) -> None:
         self.bundles.cleanup(container)
