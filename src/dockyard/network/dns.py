@@ -139,7 +139,7 @@ class _Server:
         reply = self.local(data, peer)
         if reply is not None:
             return reply
-        return await self.hub.forward(data, tcp)
+        return await self.hub.forward(data, tcp, peer)
 
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = str((writer.get_extra_info("peername") or ("",))[0])
@@ -178,7 +178,7 @@ class _Udp(asyncio.DatagramProtocol):
         task.add_done_callback(self.tasks.discard)
 
     async def _forward(self, data: bytes, addr: tuple[str, int]) -> None:
-        reply = await self.server.hub.forward(data, False)
+        reply = await self.server.hub.forward(data, False, addr[0])
         if reply is not None and self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(reply, addr)
 
@@ -190,6 +190,7 @@ class DnsHub:
         self.upstreams = list(resolv_conf_nameservers() if upstreams is None else upstreams)
         self.timeout = timeout
         self._servers: dict[str, _Server] = {}
+        self._askers: dict[str, tuple[Upstream, ...]] = {}  # source address -> its upstreams
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="dockyard-dns",
                                         daemon=True)
@@ -220,6 +221,19 @@ class DnsHub:
         if server is not None:
             server.zone = Zone.of(records, ptr, peers)
 
+    def set_upstreams(self, address: str, upstreams: Sequence[Upstream] | None) -> None:
+        """Forward the queries asked from ``address`` to ``upstreams`` (a container's own
+        servers; none at all: SERVFAIL), or with None to the hub's again."""
+        if upstreams is None:
+            self._askers.pop(address, None)
+        else:
+            self._askers[address] = tuple(upstreams)
+
+    def upstreams_of(self, address: str) -> tuple[Upstream, ...]:
+        """Where the queries asked from ``address`` are forwarded."""
+        found = self._askers.get(address)
+        return found if found is not None else tuple(self.upstreams)
+
     def zone(self, key: str) -> Zone:
         server = self._servers.get(key)
         return server.zone if server is not None else Zone()
@@ -239,9 +253,10 @@ class DnsHub:
         self._thread.join()
         self._loop.close()
 
-    async def forward(self, data: bytes, tcp: bool) -> bytes | None:
-        """The first upstream's reply to ``data``; SERVFAIL when none answers."""
-        for host, port in self.upstreams:
+    async def forward(self, data: bytes, tcp: bool, asker: str = "") -> bytes | None:
+        """The first reply to ``data`` of the upstreams of ``asker`` (a source address);
+        SERVFAIL when none answers."""
+        for host, port in self.upstreams_of(asker):
             try:
                 coro = _ask_tcp(host, port, data) if tcp else _ask_udp(host, port, data)
                 return await asyncio.wait_for(coro, self.timeout)

@@ -147,15 +147,18 @@ def hub(stub: StubResolver) -> Iterator[DnsHub]:
         dead.close()
 
 
-def ask_udp(port: int, name: str, qtype: int = dnsmsg.TYPE_A) -> bytes:
+def ask_udp(port: int, name: str, qtype: int = dnsmsg.TYPE_A, source: str = "") -> bytes:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(5)
+        if source:
+            sock.bind((source, 0))
         sock.sendto(dnsmsg.query(42, name, qtype), ("127.0.0.1", port))
         return sock.recv(512)
 
 
-def ask_tcp(port: int, name: str) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+def ask_tcp(port: int, name: str, source: str = "") -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5,
+                                  source_address=(source, 0) if source else None) as sock:
         data = dnsmsg.query(43, name)
         sock.sendall(struct.pack("!H", len(data)) + data)
         size = struct.unpack("!H", sock.recv(2))[0]
@@ -213,3 +216,29 @@ def test_no_upstream_answers_servfail() -> None:
         assert dnsmsg.rcode_of(ask_udp(port, "example.org")) == dnsmsg.SERVFAIL
     finally:
         hub.close()
+
+
+def test_a_container_with_its_own_servers_is_forwarded_to_them(hub: DnsHub,
+                                                               stub: StubResolver) -> None:
+    """The asker's source address picks its upstreams (127.0.0.2 and .3 stand for two
+    containers): its own ``--dns`` servers, else the hub's."""
+    own = StubResolver()
+    try:
+        port = hub.serve("net1", "127.0.0.1", 0)
+        hub.set_upstreams("127.0.0.2", [("127.0.0.1", own.port)])
+        assert hub.upstreams_of("127.0.0.2") == (("127.0.0.1", own.port),)
+        assert dnsmsg.parse_a_answers(ask_udp(port, "a.test", source="127.0.0.2")) == \
+            [StubResolver.ANSWER]
+        assert dnsmsg.parse_a_answers(ask_tcp(port, "b.test", source="127.0.0.2")) == \
+            [StubResolver.ANSWER]
+        assert dnsmsg.parse_a_answers(ask_udp(port, "c.test", source="127.0.0.3")) == \
+            [StubResolver.ANSWER]
+        assert (own.asked, stub.asked) == (["a.test", "b.test"], ["c.test"])
+        hub.set_upstreams("127.0.0.2", [])  # only servers the hub cannot ask (IPv6)
+        assert dnsmsg.rcode_of(ask_udp(port, "d.test", source="127.0.0.2")) == dnsmsg.SERVFAIL
+        hub.set_upstreams("127.0.0.2", None)  # the address went back: the hub's servers
+        assert dnsmsg.parse_a_answers(ask_udp(port, "e.test", source="127.0.0.2")) == \
+            [StubResolver.ANSWER]
+        assert (own.asked, stub.asked) == (["a.test", "b.test"], ["c.test", "e.test"])
+    finally:
+        own.close()
