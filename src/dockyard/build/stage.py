@@ -223,10 +223,7 @@ class StageBuilder:
         ``config`` the container config it leaves)."""
         if self.job.options.no_cache:
             return False
-        entry = self.job.cache.get(key, self._valid)
-        if entry is not None:
-            self.out.using_cache()
-            self._state().adopt(entry.config, entry.layers, key)
+        if self._cached(key):
             return True
         if not (self.job.cache_sources and command and config is not None):
             return False
@@ -243,6 +240,17 @@ class StageBuilder:
         self.job.cache.put(key, state.key, description, restored.config, layers=layers,
                            size=added)
         state.adopt(restored.config, layers, key)
+        return True
+
+    def _cached(self, key: str) -> bool:
+        """Take the step from the build cache if it is there (not from ``--cache-from``)."""
+        if self.job.options.no_cache:
+            return False
+        entry = self.job.cache.get(key, self._valid)
+        if entry is None:
+            return False
+        self.out.using_cache()
+        self._state().adopt(entry.config, entry.layers, key)
         return True
 
     def _valid(self, entry: Entry) -> bool:
@@ -330,9 +338,12 @@ class StageBuilder:
         from_ = instruction.from_ if isinstance(instruction, Copy) else ""
         if from_:
             base = self._copy_base(from_)
+            origin = f"from={base.image_id}"
+            if self._cached(self.key(instruction, sources=origin)):
+                return  # the key names the source image, so its files need not be read
             with self.job.layers.view(base.chain) as root:
                 sources = _failed(name, lambda: from_image(root, instruction.sources, from_))
-                self._copy_from(instruction, name, sources, f"from={base.image_id}")
+                self._copy_from(instruction, name, sources, origin)
             return
         sources = _failed(name, lambda: self._context_sources(instruction))
         self._copy_from(instruction, name, sources, "")

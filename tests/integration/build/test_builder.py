@@ -331,3 +331,37 @@ def test_cache_from_an_image_without_a_local_cache(service: BuildService) -> Non
     service.prune(all_entries=True)
     _, lines = build(service, files)
     assert cached(lines) == []  # without --cache-from the image's history is not used
+
+
+def test_copy_from_is_keyed_on_the_source_image(service: BuildService,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cached COPY --from mounts nothing (its key names the source stage's or image's ID);
+    a change in what the source stage makes, or an image name that moves, is a miss."""
+    files: dict[str, str | bytes] = {
+        "Dockerfile": ("FROM busybox AS src\nCOPY f /f\nRUN cat /f /f > /ff\n"
+                       "FROM busybox\nCOPY --from=src /ff /g\nCOPY --from=other:1 /o /o\n"),
+        "f": "one\n", "o": "o1"}
+    first_other, _ = build(service, {"Dockerfile": "FROM busybox\nCOPY o /o\n", "o": "o1"})
+    service.images.tag(first_other, "other:1")
+    first, _ = build(service, files)
+    views: list[str] = []
+    layers = service.builder.layers
+    real_view = layers.view
+
+    def counted(chain: str) -> Any:
+        views.append(chain)
+        return real_view(chain)
+
+    monkeypatch.setattr(layers, "view", counted)
+    again, lines = build(service, files)
+    assert (again, views) == (first, [])
+    assert cached(lines) == ["COPY f /f", "RUN cat /f /f > /ff", "COPY --from=src /ff /g",
+                             "COPY --from=other:1 /o /o"]
+    edited, lines = build(service, {**files, "f": "two\n"})
+    assert (cached(lines), len(views)) == ([], 2)  # both COPY --from ran: the parent changed
+    assert read(service, edited, "/g") == b"two\ntwo\n"
+    second_other, _ = build(service, {"Dockerfile": "FROM busybox\nCOPY o /o\n", "o": "o2"})
+    service.images.tag(second_other, "other:1")
+    moved, lines = build(service, files)
+    assert cached(lines) == ["COPY f /f", "RUN cat /f /f > /ff", "COPY --from=src /ff /g"]
+    assert read(service, moved, "/o") == b"o2"
