@@ -36,7 +36,6 @@ from dockyard.containers.spawnclient import SpawnerClient, runtime_binaries
 from dockyard.daemon.config import DEFAULT_EXEC_ROOT, RUNTIMES, Config
 from dockyard.errors import NotFound
 from dockyard.events import Events
-from dockyard.gc import Roots
 from dockyard.network.dns import DNS_PORT, DnsHub
 from dockyard.network.manager import Networks
 from dockyard.network.manager import Settings as NetworkSettings
@@ -135,14 +134,7 @@ def build_builds(config: Config, root: DataRoot, images: ImageService,
     builds = BuildService(root, images, syscalls, pull=pull, executor=executor,
                           docker_version=dockyard.__version__)
     builds.recover()
-    held = images._gc_roots
-
-    def roots() -> Roots:
-        cache = builds.gc_roots()
-        other = held() if held is not None else Roots()
-        return Roots(other.content | cache.content, other.snapshots | cache.snapshots)
-
-    images._gc_roots = roots
+    images.add_gc_roots(builds.gc_roots)
     return builds
 
 
@@ -161,7 +153,7 @@ def build_containers(config: Config, root: DataRoot, images: ImageService,
         default_runtime=config.default_runtime, runtimes=("dockyard", *binaries),
         volumes=volumes)
     images.containers = containers
-    images._gc_roots = containers.gc_roots
+    images.add_gc_roots(containers.gc_roots)
     return containers
 
 

@@ -81,6 +81,7 @@ class ImageService:
         self.catalog = Catalog(root.content, root.images)
         self.containers = containers
         self._gc_roots = gc_roots
+        self._gc_sources: list[Callable[[], Roots]] = []
         self._lock = threading.RLock()
         self._writers = 0
         self._gc_wanted = False
@@ -351,9 +352,19 @@ class ImageService:
             if run:
                 self.gc()
 
+    def add_gc_roots(self, source: Callable[[], Roots]) -> None:
+        """Also keep what ``source`` holds when collecting garbage. The daemon adds the
+        containers' and the build cache's roots here, as those services are made after this one."""
+        with self._lock:
+            self._gc_sources.append(source)
+
     def gc_roots(self) -> Roots:
-        """What containers (and later the build cache) hold besides images."""
-        return self._gc_roots() if self._gc_roots else Roots()
+        """What containers and the build cache hold besides images: the union of the ``gc_roots``
+        given to the constructor and the sources added since."""
+        sources = [self._gc_roots] if self._gc_roots else []
+        held = [source() for source in [*sources, *self._gc_sources]]
+        return Roots(frozenset().union(*(roots.content for roots in held)),
+                     frozenset().union(*(roots.snapshots for roots in held)))
 
     def gc(self) -> Report | None:
         """Collect garbage now, or after the last running import (None then)."""

@@ -121,6 +121,22 @@ def _chain(root: DataRoot) -> str:
     return root.snapshotter.stat("ctr-1").parent
 
 
+def test_gc_holds_what_every_source_holds(data_root: DataRoot,
+                                          containers: FakeContainers) -> None:
+    # the constructor's source (containers) and one added later (the build cache), as wired
+    service = ImageService(data_root, containers=containers,
+                           gc_roots=lambda: Roots(snapshots=frozenset({"ctr-1"})))
+    service.add_gc_roots(lambda: Roots(snapshots=frozenset({"cache-1"})))
+    assert service.gc_roots() == Roots(snapshots=frozenset({"ctr-1", "cache-1"}))
+    image = import_tar(service, {"f": b"1"}, "docker.io/library/app")
+    layer = _layer(service, "app")
+    for key in ("ctr-1", "cache-1", "loose"):
+        data_root.snapshotter.prepare(key, layer)
+    assert service.delete("app") == [{"Untagged": "app:latest"}, {"Deleted": str(image)}]
+    assert sorted(i.name for i in data_root.snapshotter.walk()) == sorted(
+        ["cache-1", "ctr-1", layer])
+
+
 def test_prune_dangling(service: ImageService, data_root: DataRoot) -> None:
     dangling = import_tar(service, {"f": b"123"})
     layer = _layer(service, str(dangling))
