@@ -27,6 +27,7 @@ import errno
 import ipaddress
 import logging
 import secrets
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,8 +119,12 @@ class Bridges:
         self._syscalls = syscalls
         self._proc_sys = proc_sys
         self._index: dict[str, int] = {}
+        self._retiring: dict[str, threading.Thread] = {}  # bridge name -> thread removing it
+        self._retiring_lock = threading.RLock()
 
     def routes(self) -> list[Route]:
+        """The host's routes, once the bridges being retired (and their routes) are gone."""
+        self.settle()
         return self._rtnl.routes()
 
     def sysctl(self, key: str, value: str) -> None:
@@ -133,8 +138,10 @@ class Bridges:
         """The bridge with its gateway address, up, forwarding and route_localnet on.
 
         An existing bridge of that name is adopted (after a daemon restart) when it holds the
-        address or nothing; a missing address is added.
+        address or nothing; a missing address is added. Bridges being retired go first: one
+        may have this name or hold this subnet.
         """
+        self.settle()
         try:
             # a fixed address: a bridge without one takes its lowest port's, so the gateway's
             # MAC would change under the containers' ARP caches as they come and go
@@ -161,9 +168,46 @@ class Bridges:
 
     def delete(self, name: str) -> None:
         """Remove the bridge (its ports go with it); a missing bridge is no error."""
+        self.settle(name)
         self._index.pop(name, None)
         with contextlib.suppress(NotFound):
             self._rtnl.delete_link(name)
+
+    def retire(self, name: str) -> None:
+        """Remove the bridge in a thread of its own, on a socket of its own, and return now.
+
+        The kernel answers RTM_DELLINK of a bridge only after its unregistration has waited for
+        RCU grace periods, 30-45 ms on a 2-vCPU VM, whatever the bridge held; nothing needs that
+        wait but a later use of the same name or subnet, so :meth:`settle` waits instead. A
+        failure is logged: the bridge is then a stray that reconciliation at the next start
+        removes.
+        """
+        self._index.pop(name, None)
+        thread = threading.Thread(target=self._delete_quietly, args=(name,),
+                                  name=f"retire bridge {name}", daemon=True)
+        with self._retiring_lock:
+            self.settle(name)
+            self._retiring[name] = thread
+            thread.start()
+
+    def _delete_quietly(self, name: str) -> None:
+        try:
+            with Rtnl.open() as rtnl, contextlib.suppress(NotFound):
+                rtnl.delete_link(name)
+        except (SystemCallError, OSError) as exc:
+            log.error("bridge %s was not removed: %s", name, exc)
+
+    def settle(self, name: str = "") -> None:
+        """Wait until the bridge ``name`` (or every bridge) that :meth:`retire` removes is gone."""
+        with self._retiring_lock:
+            names = [name] if name else list(self._retiring)
+            threads = {n: self._retiring[n] for n in names if n in self._retiring}
+        for thread in threads.values():
+            thread.join()
+        with self._retiring_lock:
+            for n, thread in threads.items():
+                if self._retiring.get(n) is thread:
+                    del self._retiring[n]
 
     def index(self, name: str) -> int:
         found = self._index.get(name)

@@ -196,9 +196,22 @@ class Firewall:
         self._nft.run("\n".join(commands), f"firewall rules of bridge {rules.bridge}")
 
     def remove_network(self, rules: NetworkRules) -> None:
-        """Remove what :meth:`add_network` added; elements already gone are no error."""
-        self.remove_bridge(rules.bridge)
-        self.remove_subnet(rules.subnet)
+        """Remove what :meth:`add_network` added, in one batch; elements already gone are no
+        error. A refused batch costs the kernel an aborted transaction (8-20 ms of RCU grace
+        periods each), so only the elements that ``rules`` added are named, and only when some
+        are missing does the removal go element by element."""
+        elements = self._network_elements(rules)
+        compat = self._compat_rules(lambda comment: comment == self._comment + rules.bridge)
+        commands = [f"delete element ip {self.table} {s} {{ {e} }}" for s, e in elements]
+        commands += [f"delete rule ip filter {chain} handle {handle}" for chain, handle in compat]
+        try:
+            self._nft.run("\n".join(commands), f"firewall rules of bridge {rules.bridge}")
+        except NftError as exc:
+            if not _missing(exc):
+                raise
+            for set_name, key in elements:
+                self._delete_element(set_name, key)
+            self.remove_compat(rules.bridge)
 
     def remove_bridge(self, bridge: str) -> None:
         """A bridge's set elements and its accept rules in dockerd's chain."""

@@ -144,6 +144,7 @@ class Networks:
     def close(self) -> None:
         """Forget in-memory state and close sockets; kernel objects stay for the next start."""
         with self._lock:
+            self._bridges.settle()
             self._ports.close()
             self._rtnl.close()
 
@@ -155,6 +156,7 @@ class Networks:
         outlive the daemon and the next one adopts them.
         """
         with self._lock:
+            self._bridges.settle()
             if self._boxes:
                 return False
             for network in list(self._networks.values()):
@@ -185,6 +187,7 @@ class Networks:
                 attempt(partial(self._ipam.delete, network.id))
             self._networks.clear()
             attempt(self._firewall.remove)
+            self._bridges.settle()
         if failures:
             raise failures[0]
 
@@ -206,11 +209,16 @@ class Networks:
         except NotFound:
             self._ipam.create(network.id, pool)
 
-    def _unrealise(self, network: Network) -> None:
+    def _unrealise(self, network: Network, *, retire: bool = False) -> None:
+        """Undo :meth:`_realise`; with ``retire`` the bridge goes in the background
+        (:meth:`Bridges.retire`)."""
         if self._dns is not None:
             self._dns.stop(network.id)
         self._firewall.remove_network(_rules(network))
-        self._bridges.delete(network.bridge)
+        if retire:
+            self._bridges.retire(network.bridge)
+        else:
+            self._bridges.delete(network.bridge)
 
     # -- networks ----------------------------------------------------------------------------
 
@@ -263,7 +271,9 @@ class Networks:
         return network
 
     def remove(self, ref: str) -> None:
-        """``docker network rm``: Conflict while containers are attached."""
+        """``docker network rm``: Conflict while containers are attached. Returns once the
+        network is gone from the records, the firewall and DNS; its bridge may take 30-45 ms
+        more to leave the kernel (:meth:`settle` waits for that)."""
         with self._lock:
             network = self.get(ref)
             if network.default:
@@ -273,10 +283,14 @@ class Networks:
             if users:
                 raise Conflict(f"error while removing network: network {network.name} id "
                                f"{network.id} has active endpoints")
-            self._unrealise(network)
+            self._unrealise(network, retire=True)
             self._records.delete(network.id)
             self._ipam.delete(network.id)
             del self._networks[network.id]
+
+    def settle(self) -> None:
+        """Wait until the bridges of removed networks have left the kernel."""
+        self._bridges.settle()
 
     def get(self, ref: str) -> Network:
         """A network by ID, name or unique ID prefix."""
@@ -515,6 +529,7 @@ class Networks:
     def reconcile(self, alive: Collection[str]) -> Reconciled:
         """Release containers not in ``alive``; remove strays; restore live ports."""
         with self._lock:
+            self._bridges.settle()  # a bridge being retired is no stray
             dead = tuple(sorted(cid for cid in self._boxes if cid not in alive))
             for cid in dead:
                 self.release(cid)

@@ -185,6 +185,7 @@ def test_network_records(networks: Networks, netns: Callable[[], str]) -> None:
     with pytest.raises(NotFound):
         networks.get("front")
     assert [n.name for n in networks.networks()] == ["bridge"]
+    networks.settle()  # the bridge leaves the kernel in the background
     assert sh("ip", "link", "show", net.bridge, check=False).returncode != 0
 
 
