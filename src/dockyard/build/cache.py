@@ -7,10 +7,18 @@ step made (its bytes: the step's image ID is their digest) and the layer blobs o
 so a hit needs no other lookup. Entries are files, written atomically without a sync (losing
 one after a crash costs a rebuild of that step); a lookup reads one file. The blobs and
 snapshots they name are garbage-collection roots, so they live until ``POST /build/prune``
-drops the entries::
+drops the entries.
+
+A hit is recorded as one line appended to a journal, not by rewriting its entry: replacing a
+file by a rename makes ext4 write the new file's data out at once (``auto_da_alloc``), which
+cost more than the rest of a cached step. The journal is folded into the entries when they are
+all read (``/system/df``, prune, garbage collection), at start, and once it has grown past
+:data:`JOURNAL_LIMIT`; a line no later than its entry's ``last_used`` was folded already, so a
+crash while folding counts no use twice::
 
     <data-root>/build/cache/
-      <key>.json        one entry
+      <key>.json        one entry, with its uses up to the last fold
+      uses              "<key> <time>\n" per hit since then (appended)
       .tmp-*            only while an entry is written
 """
 
@@ -36,6 +44,8 @@ from dockyard.oci.identity import chain_ids
 log = logging.getLogger(__name__)
 
 _VERSION = 1
+JOURNAL = "uses"
+JOURNAL_LIMIT = 1 << 20  # bytes of journal that trigger a fold
 
 
 def step_key(parent: str, instruction: str, *, args: Sequence[str] = (),
@@ -104,24 +114,30 @@ class Entry:
 class BuildCache:
     """Entries under ``root``; safe to use from several threads of one process."""
 
-    def __init__(self, root: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, root: Path, clock: Callable[[], float] = time.time, *,
+                 journal_limit: int = JOURNAL_LIMIT) -> None:
         self.root = root
         self.clock = clock
+        self.journal_limit = journal_limit
         self._lock = threading.Lock()
         self._all: dict[str, Entry] | None = None
+        self._journal = root / JOURNAL
+        self._journaled = 0  # bytes appended since the last fold (a lower bound after a start)
         root.mkdir(parents=True, exist_ok=True)
 
     def recover(self) -> None:
-        """Remove temp files left by a crash."""
+        """Remove temp files left by a crash; fold the journal of uses into the entries."""
         for stray in self.root.glob(".tmp-*"):
             stray.unlink(missing_ok=True)
+        self.entries()
 
     def _path(self, key: str) -> Path:
         return self.root / f"{key}.json"
 
     def get(self, key: str, valid: Callable[[Entry], bool] | None = None) -> Entry | None:
-        """The entry of ``key`` (its use recorded), or None; an entry ``valid`` rejects (its
-        layers are gone) is dropped."""
+        """The entry of ``key`` with this use counted, or None; an entry ``valid`` rejects
+        (its layers are gone) is dropped. The use goes to the journal; the entry's other uses
+        since the last fold show in :meth:`entries`, not here."""
         entry = self._read(key)
         if entry is None:
             return None
@@ -129,8 +145,21 @@ class BuildCache:
             log.info("build cache entry %s lost its layers; dropping it", key[:12])
             self.delete([key])
             return None
-        used = replace(entry, last_used=self.clock(), usage_count=entry.usage_count + 1)
-        self._store(used)
+        now = self.clock()
+        used = replace(entry, last_used=max(now, entry.last_used),
+                       usage_count=entry.usage_count + 1)
+        line = f"{key} {now!r}\n".encode()
+        with self._lock:
+            fd = os.open(self._journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                         0o600)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+            self._journaled += len(line)
+            full = self._journaled > self.journal_limit
+        if full:
+            self.entries()
         return used
 
     def _read(self, key: str) -> Entry | None:
@@ -156,19 +185,23 @@ class BuildCache:
         return entry
 
     def _store(self, entry: Entry) -> None:
-        path = self._path(entry.key)
-        tmp = self.root / f".tmp-{os.getpid()}-{threading.get_ident()}-{entry.key[:16]}"
-        tmp.write_bytes(entry.to_json())
-        os.replace(tmp, path)
+        self._write(entry)
         with self._lock:
             if self._all is not None:
                 self._all[entry.key] = entry
 
+    def _write(self, entry: Entry) -> None:
+        path = self._path(entry.key)
+        tmp = self.root / f".tmp-{os.getpid()}-{threading.get_ident()}-{entry.key[:16]}"
+        tmp.write_bytes(entry.to_json())
+        os.replace(tmp, path)
+
     def entries(self) -> list[Entry]:
-        """Every entry, oldest first."""
+        """Every entry, oldest first, with every use recorded so far."""
         with self._lock:
             if self._all is None:
                 self._all = self._load()
+            self._fold(self._all)
             return sorted(self._all.values(), key=lambda e: (e.created, e.key))
 
     def _load(self) -> dict[str, Entry]:
@@ -182,6 +215,33 @@ class BuildCache:
                 continue
             found[entry.key] = entry
         return found
+
+    def _fold(self, entries: dict[str, Entry]) -> None:
+        """Count the uses in the journal into ``entries`` and their files, then drop the
+        journal (the lock held). A use no later than its entry's ``last_used`` was counted by
+        a fold that a crash cut short; a use of an entry that is gone is dropped."""
+        try:
+            data = self._journal.read_bytes()
+        except FileNotFoundError:
+            return
+        changed: dict[str, Entry] = {}
+        for line in data.decode("utf-8", "replace").splitlines():
+            key, _, stamp = line.partition(" ")
+            entry = entries.get(key)
+            try:
+                when = float(stamp)
+            except ValueError:
+                continue  # a line cut short by a crash
+            if entry is None or when <= entry.last_used:
+                continue
+            now = changed.get(key, entry)
+            changed[key] = replace(now, last_used=max(when, now.last_used),
+                                   usage_count=now.usage_count + 1)
+        for entry in changed.values():
+            self._write(entry)
+            entries[entry.key] = entry
+        self._journal.unlink()
+        self._journaled = 0
 
     def delete(self, keys: Iterable[str]) -> None:
         for key in keys:

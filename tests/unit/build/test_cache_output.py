@@ -86,3 +86,54 @@ def test_parallel_stages_show_in_dockerfile_order() -> None:
     assert got == ["a1", "b1", "c1", "c2"]
     last.text("c3")
     assert got[-1] == "c3"
+
+
+def _uses(cache: BuildCache) -> list[tuple[str, int, float]]:
+    return [(e.key, e.usage_count, e.last_used) for e in cache.entries()]
+
+
+def test_hits_go_to_a_journal_folded_when_all_entries_are_read(tmp_path: Path) -> None:
+    clock = iter([100.0, 110.0, 200.0, 300.0, 400.0]).__next__
+    cache = BuildCache(tmp_path / "cache", clock=clock)
+    cache.put("k1", "", "COPY a /b", b"{}", layers=[], size=0)
+    cache.put("k2", "k1", "ENV A=1", b"{}", layers=[], size=0)
+    entry_file = (tmp_path / "cache" / "k1.json").read_bytes()
+    hit = cache.get("k1")
+    assert hit is not None and (hit.usage_count, hit.last_used) == (2, 200.0)
+    assert cache.get("k1") is not None
+    assert (tmp_path / "cache" / "k1.json").read_bytes() == entry_file  # not rewritten
+    assert (tmp_path / "cache" / "uses").read_text() == "k1 200.0\nk1 300.0\n"
+    assert _uses(cache) == [("k1", 3, 300.0), ("k2", 1, 110.0)]
+    assert not (tmp_path / "cache" / "uses").exists()
+    assert _uses(BuildCache(tmp_path / "cache")) == [("k1", 3, 300.0), ("k2", 1, 110.0)]
+    assert cache.get("k2") is not None
+    assert _uses(cache) == [("k1", 3, 300.0), ("k2", 2, 400.0)]  # once the entries are loaded
+
+
+def test_a_fold_cut_short_counts_no_use_twice(tmp_path: Path) -> None:
+    times = iter([100.0, 200.0, 300.0, 400.0]).__next__
+    cache = BuildCache(tmp_path / "cache", clock=times)
+    cache.put("k1", "", "COPY a /b", b"{}", layers=[], size=0)
+    cache.put("gone", "", "COPY c /d", b"{}", layers=[], size=0)
+    cache.get("k1")
+    cache.get("gone")
+    journal = tmp_path / "cache" / "uses"
+    folded_before_the_crash = journal.read_bytes()
+    assert _uses(cache) == [("k1", 2, 300.0), ("gone", 2, 400.0)]
+    journal.write_bytes(folded_before_the_crash + b"k1 500.0\nk1")  # the crash: not unlinked
+    (tmp_path / "cache" / "gone.json").unlink()
+    again = BuildCache(tmp_path / "cache")
+    again.recover()
+    assert not journal.exists()
+    assert _uses(again) == [("k1", 3, 500.0)]
+
+
+def test_a_long_journal_is_folded_by_a_hit(tmp_path: Path) -> None:
+    cache = BuildCache(tmp_path / "cache", clock=iter(range(100, 200)).__next__,
+                       journal_limit=10)
+    cache.put("k1", "", "COPY a /b", b"{}", layers=[], size=0)
+    cache.get("k1")
+    assert (tmp_path / "cache" / "uses").exists()
+    cache.get("k1")
+    assert not (tmp_path / "cache" / "uses").exists()
+    assert _uses(BuildCache(tmp_path / "cache")) == [("k1", 3, 102)]
