@@ -121,26 +121,46 @@ class Bundles:
 
     def cleanup(self, container: Container) -> None:
         """Unmount, unpin, remove the bundle: after an exit or a failed start. Idempotent."""
-        bundle = self.bundle(container)
+        self.release(container)
+        self.remove_rootfs(container.id)
+
+    def release(self, container: Container) -> None:
+        """What others may want at once: the volumes' own filesystems, the network namespace
+        and the addresses and ports (the next container may take them). Idempotent."""
         if self.volumes is not None:
             self.volumes.unmount(container)
         if not container.host.host_network:  # its own namespace (not one it joined)
             netns.release(str(self.netns_root / container.id), self.sys)
         if self.network is not None:  # after the namespace: the kernel drops the veths
             self.network.release(container.id)
-        if not bundle.directory.exists():
+
+    def remove_rootfs(self, container_id: str) -> None:
+        """Unmount the root filesystem and remove the bundle's directory. Idempotent."""
+        directory = self.root / container_id
+        rootfs = directory / "rootfs"
+        if not directory.exists():
             return
         try:
-            self.sys.umount(str(bundle.rootfs), MNT_DETACH)
+            self.sys.umount(str(rootfs), MNT_DETACH)
         except SystemCallError as exc:
             if exc.errno not in (errno.EINVAL, errno.ENOENT):
-                log.warning("unmounting %s: %s", bundle.rootfs, exc)
+                log.warning("unmounting %s: %s", rootfs, exc)
         with contextlib.suppress(OSError):
-            os.rmdir(bundle.rootfs)
-        if bundle.rootfs.exists():  # still mounted: never remove what is below
-            log.warning("%s is still in use; leaving %s", bundle.rootfs, bundle.directory)
+            os.rmdir(rootfs)
+        if rootfs.exists():  # still mounted: never remove what is below
+            log.warning("%s is still in use; leaving %s", rootfs, directory)
             return
-        shutil.rmtree(bundle.directory, ignore_errors=True)
+        shutil.rmtree(directory, ignore_errors=True)
+
+    def sweep(self, known: set[str]) -> list[str]:
+        """Unmount and remove the bundles of containers that have no record any more (a
+        removal that a crash cut short); their IDs."""
+        swept = []
+        for entry in self.root.iterdir():
+            if entry.is_dir() and entry.name not in known:
+                self.remove_rootfs(entry.name)
+                swept.append(entry.name)
+        return swept
 
     def remove_snapshot(self, container: Container) -> None:
         if not container.snapshot:

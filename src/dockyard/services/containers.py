@@ -336,15 +336,15 @@ class ContainerService:
                                              finished_at=format_time(status.finished_ns))
             self._containers[container_id] = container
             # the runtime's state, the mounts and the record are independent: all at once.
-            # An AutoRemove container's record is removed next, so it is not written first,
-            # and nothing waits for its runtime state (a new start would: the same id).
-            steps = [asyncio.to_thread(self.bundles.cleanup, container)]
+            # An AutoRemove container is removed next (which releases and unmounts), so its
+            # record is not written, and nothing waits for its runtime state (only a new start
+            # of the same id would).
             if container.host.auto_remove:
                 self._background(self._delete_runtime_state(container))
             else:
-                steps += [self._delete_runtime_state(container),
-                          asyncio.to_thread(self.store.save, container)]
-            await asyncio.gather(*steps)
+                await asyncio.gather(asyncio.to_thread(self.bundles.cleanup, container),
+                                     self._delete_runtime_state(container),
+                                     asyncio.to_thread(self.store.save, container))
             live.watcher = None
             live.stopped.set()
             if status.oom_killed:
@@ -481,14 +481,16 @@ class ContainerService:
         self._sweeping.add(asyncio.ensure_future(work))
 
     def _forget(self, container: Container, volumes: bool = False) -> None:
-        self.bundles.cleanup(container)
+        self.bundles.release(container)
         self.store.forget(container.id)
         if self.volumes is not None:
             self.volumes.detach(container, remove_anonymous=volumes)
 
     def _remove_files(self, container: Container) -> None:
-        """After the waiters are answered: the snapshot and the directory (a crash before
-        this leaves a directory without a record, which the next start sweeps)."""
+        """After the waiters are answered: the root filesystem's mount, the snapshot and the
+        directories (a crash before this leaves a directory without a record and perhaps a
+        mounted bundle, which the next start sweeps)."""
+        self.bundles.remove_rootfs(container.id)
         self.bundles.remove_snapshot(container)
         self.store.delete(container.id)
 
@@ -498,6 +500,7 @@ class ContainerService:
         """Load the records; re-adopt running containers through their monitors, record the
         exits that happened while the daemon was down (their monitors left exit files)."""
         records = await asyncio.to_thread(self.store.load_all)
+        await asyncio.to_thread(self.bundles.sweep, {c.id for c in records})
         for leftover in await asyncio.to_thread(self.store.sweep):
             log.info("removing the rest of container %s (no record)", leftover[:12])
             with contextlib.suppress(DockyardError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import time
 
 import pytest
@@ -83,3 +84,25 @@ def test_daemon_stop_leaves_containers(engine: Daemon, cli: CLI) -> None:
     again = start_daemon(engine.workdir)
     engine.process = again.process
     assert docker(engine, "inspect", "-f", "{{.State.Running}}", "keeper") == (0, "true\n", "")
+
+
+def test_a_removal_cut_short_is_swept_at_restart(engine: Daemon, cli: CLI) -> None:
+    """A container's record goes before its bundle is unmounted (that runs after the waiters
+    are answered): a crash in between leaves a mounted bundle with no record, which the next
+    daemon unmounts and removes."""
+    leftover = engine.exec_root / "containers" / ("f" * 64)
+    rootfs = leftover / "rootfs"
+    rootfs.mkdir(parents=True)
+    engine.process.send_signal(signal.SIGKILL)
+    engine.process.wait(10)
+    subprocess.run(["mount", "-t", "tmpfs", "dyleft", str(rootfs)], check=True)
+    try:
+        (engine.workdir / "dockyard.sock").unlink()
+        again = start_daemon(engine.workdir)
+        engine.process = again.process
+        assert not os.path.ismount(rootfs)
+        assert not leftover.exists()
+        assert cli("run", "--rm", "busybox", "true")[0] == 0
+    finally:
+        if os.path.ismount(rootfs):
+            subprocess.run(["umount", "-l", str(rootfs)], check=False)
