@@ -13,12 +13,29 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dockyard.cli.session import StatusError
-from dockyard.cli.tabwriter import TabWriter
+from dockyard.cli.tabwriter import TabWriter, display_width
 from dockyard.cli.template import HEADER_FUNCS, Template, TemplateError
 
 
 class FormatError(StatusError):
     """A template that does not parse or execute; the text docker prints (exit status 1)."""
+
+
+def ellipsis(text: str, width: int) -> str:
+    """formatter.Ellipsis for ASCII and wide text alike: cut to ``width`` display cells, the
+    last one an ellipsis (…); nothing when ``width`` is not positive."""
+    if width <= 0:
+        return ""
+    if display_width(text) <= width:
+        return text
+    out, used = "", 0
+    for ch in text:
+        cells = display_width(ch)
+        if used + cells > width - 1:
+            break
+        out += ch
+        used += cells
+    return out + "\u2026"
 
 
 def is_table(fmt: str) -> bool:

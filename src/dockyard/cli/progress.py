@@ -17,17 +17,7 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from dockyard.cli.session import StatusError
-
-_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
-
-
-def human_size(size: float) -> str:
-    """go-units ``HumanSize`` (decimal units, four significant digits)."""
-    unit = 0
-    while size >= 1000.0 and unit < len(_UNITS) - 1:
-        size /= 1000.0
-        unit += 1
-    return f"{size:.4g}{_UNITS[unit]}"
+from dockyard.cli.units import human_size
 
 
 def bar(detail: dict[str, Any], width: int) -> str:

@@ -62,3 +62,11 @@ class Session:
 
     def in_is_terminal(self) -> bool:
         return _isatty(self.stdin)
+
+    def confirm(self, message: str) -> bool:
+        """Ask ``message`` with `` [y/N] `` and read a line: True for y or yes, in any case
+        (docker's command.PromptForConfirmation)."""
+        self.out.write(f"{message} [y/N] ")
+        self.out.flush()
+        answer = self.stdin.readline().decode(errors="replace").strip().lower()
+        return answer in ("y", "yes")

@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dockyard.cli import optvalues
-from dockyard.cli.commands.ps import display_ports, ellipsis, go_quote, ps_format
+from dockyard.cli.commands.ps import display_ports, go_quote, ps_format
+from dockyard.cli.formatter import ellipsis
 from dockyard.cli.timestamps import get_timestamp
 
 
@@ -96,6 +97,8 @@ def test_ps_columns() -> None:
     assert go_quote('sh -c "echo\ta"') == '"sh -c \\"echo\\ta\\""'
     assert ellipsis("sleep 3600 && echo done", 20) == "sleep 3600 && echo \u2026"
     assert ellipsis("short", 20) == "short"
+    assert ellipsis("中文字符", 5) == "中文…"  # two cells each
+    assert ellipsis("abc", 0) == ""
     ports = [{"PrivatePort": 80, "Type": "tcp"}, {"PrivatePort": 81, "Type": "tcp"},
              {"IP": "0.0.0.0", "PrivatePort": 90, "PublicPort": 9090, "Type": "tcp"},
              {"IP": "::", "PrivatePort": 90, "PublicPort": 9090, "Type": "tcp"}]

@@ -161,7 +161,7 @@ def run_build(session: Session, command: Command, parsed: Parsed) -> int:
     quiet = parsed.flag("quiet")
     terminal = session.out_is_terminal() and not quiet
     if not quiet:
-        from dockyard.cli.progress import human_size
+        from dockyard.cli.units import human_size
 
         session.out.write(f"Sending build context to Docker daemon  "
                           f"{human_size(context.size)}\n")
@@ -222,16 +222,12 @@ def show(messages: Any, out: TextIO, err: TextIO, *, terminal: bool,
 
 
 def run_prune(session: Session, command: Command, parsed: Parsed) -> int:
-    from dockyard.cli.progress import human_size
+    from dockyard.cli.commands.prune import write_report
 
-    if not parsed.flag("force"):
-        kind = "all build cache" if parsed.flag("all") else "all dangling build cache"
-        session.out.write(f"WARNING! This will remove {kind}. Are you sure you want to "
-                          "continue? [y/N] ")
-        session.out.flush()
-        answer = session.stdin.readline().decode(errors="replace").strip().lower()
-        if answer not in ("y", "yes"):
-            return 0
+    kind = "all build cache" if parsed.flag("all") else "all dangling build cache"
+    if not parsed.flag("force") and not session.confirm(
+            f"WARNING! This will remove {kind}. Are you sure you want to continue?"):
+        return 0
     query: dict[str, str | list[str]] = {}
     if parsed.flag("all"):
         query["all"] = "1"
@@ -246,13 +242,9 @@ def run_prune(session: Session, command: Command, parsed: Parsed) -> int:
 
         query["filters"] = encode_filters(filters)
     report = session.client().call("POST", "/build/prune", query) or {}
-    deleted = report.get("CachesDeleted") or []
-    if deleted:
-        session.out.write("Deleted build cache objects:\n")
-        for ident in deleted:
-            session.out.write(f"{ident}\n")
-        session.out.write("\n")
-    session.out.write(f"Total reclaimed space: {human_size(report.get('SpaceReclaimed', 0))}\n")
+    deleted = [str(ident) for ident in report.get("CachesDeleted") or []]
+    write_report(session, "Deleted build cache objects", deleted,
+                 int(report.get("SpaceReclaimed") or 0))
     return 0
 
 

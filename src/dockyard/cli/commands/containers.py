@@ -302,27 +302,11 @@ def _split_reference(text: str) -> tuple[str, str]:
 
 
 def run_prune(session: Session, command: Command, parsed: Parsed) -> int:
-    from dockyard.cli import units
-    from dockyard.cli.commands.images import parse_filters
-    from dockyard.client import encode_filters
+    from dockyard.cli.commands.prune import Pruning, prune
 
-    filters = parse_filters(parsed.strings("filter"), command)
-    if not parsed.flag("force"):
-        session.out.write("WARNING! This will remove all stopped containers.\nAre you sure you "
-                          "want to continue? [y/N] ")
-        session.out.flush()
-        answer = session.stdin.readline().decode(errors="replace").strip().lower()
-        if answer not in ("y", "yes"):
-            return 0
-    query = {"filters": encode_filters(filters)} if filters else None
-    report = session.client().call("POST", "/containers/prune", query) or {}
-    deleted = report.get("ContainersDeleted") or []
-    reclaimed = 0
-    if deleted:
-        session.out.write("Deleted Containers:\n" + "".join(f"{d}\n" for d in deleted) + "\n")
-        reclaimed = int(report.get("SpaceReclaimed") or 0)
-    session.out.write(f"Total reclaimed space: {units.human_size(reclaimed)}\n")
-    return 0
+    return prune(session, command, parsed, Pruning(
+        "/containers/prune", "ContainersDeleted", "Deleted Containers",
+        "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?"))
 
 
 def run_logs(session: Session, command: Command, parsed: Parsed) -> int:

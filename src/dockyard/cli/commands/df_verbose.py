@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard.cli import formatter, units
-from dockyard.cli.commands.images import IMAGE_HEADER, _image_row, ellipsis, is_dangling
+from dockyard.cli.commands.images import IMAGE_HEADER, _image_row, is_dangling
 from dockyard.cli.template import Struct
 
 IMAGES = ("table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t"
@@ -43,7 +43,8 @@ def _container(c: dict[str, Any], trunc: bool, now: float) -> Struct:
     volumes = sum(1 for m in c.get("Mounts") or [] if m.get("Type") == "volume")
     return Struct("*formatter.ContainerContext", {
         "ID": str(c.get("Id", ""))[:12] if trunc else c.get("Id", ""),
-        "Image": image, "Command": '"' + (ellipsis(command, 20) if trunc else command) + '"',
+        "Image": image,
+        "Command": '"' + (formatter.ellipsis(command, 20) if trunc else command) + '"',
         "LocalVolumes": str(volumes), "Size": units.human_size(c.get("SizeRw") or 0, 3),
         "RunningFor": units.since(int(c.get("Created") or 0), now),
         "Status": str(c.get("Status", "")), "Names": names})

@@ -178,24 +178,6 @@ HISTORY = Command("history", "[OPTIONS] IMAGE", "Show the history of an image", 
 ), min_args=1, max_args=1, aliases="dockyard image history, dockyard history")
 
 
-def ellipsis(text: str, width: int) -> str:
-    """formatter.Ellipsis for ASCII and wide text alike: cut to ``width`` cells with '…'."""
-    from dockyard.cli.tabwriter import display_width
-
-    if width <= 0:
-        return ""
-    if display_width(text) <= width:
-        return text
-    out, used = "", 0
-    for ch in text:
-        w = display_width(ch)
-        if used + w > width - 1:
-            break
-        out += ch
-        used += w
-    return out + "…"
-
-
 def _history_row(item: dict[str, Any], trunc: bool, human: bool, now: float) -> Struct:
     created = int(item.get("Created") or 0)
     size = int(item.get("Size") or 0)
@@ -211,7 +193,7 @@ def _history_row(item: dict[str, Any], trunc: bool, human: bool, now: float) -> 
         "ID": truncate_id(image_id) if trunc and image_id.startswith("sha256:") else image_id,
         "CreatedAt": lambda: units.rfc3339(created),
         "CreatedSince": since,
-        "CreatedBy": ellipsis(created_by, 45) if trunc else created_by,
+        "CreatedBy": formatter.ellipsis(created_by, 45) if trunc else created_by,
         "Size": units.human_size(size, 3) if human else str(size),
         "Comment": str(item.get("Comment", "")),
     })
@@ -314,29 +296,19 @@ _PRUNE_DANGLING = ("WARNING! This will remove all dangling images.\n"
 
 
 def run_prune(session: Session, command: Command, parsed: Parsed) -> int:
+    from dockyard.cli.commands.prune import write_report
     from dockyard.client import encode_filters
 
     filters = parse_filters(parsed.strings("filter"), command)
     filters["dangling"] = ["false" if parsed.flag("all") else "true"]
-    if not parsed.flag("force"):
-        warning = _PRUNE_ALL if parsed.flag("all") else _PRUNE_DANGLING
-        session.out.write(f"{warning} [y/N] ")
-        session.out.flush()
-        answer = session.stdin.readline().decode(errors="replace").strip().lower()
-        if answer not in ("y", "yes"):
-            raise StatusError("image prune has been cancelled")
+    warning = _PRUNE_ALL if parsed.flag("all") else _PRUNE_DANGLING
+    if not parsed.flag("force") and not session.confirm(warning):
+        raise StatusError("image prune has been cancelled")
     report = session.client().call("POST", "/images/prune",
                                    {"filters": encode_filters(filters)}) or {}
-    reclaimed = 0
     deleted = report.get("ImagesDeleted") or []
-    if deleted:
-        lines = ["Deleted Images:"]
-        for item in deleted:
-            if item.get("Untagged"):
-                lines.append(f"untagged: {item['Untagged']}")
-            else:
-                lines.append(f"deleted: {item.get('Deleted', '')}")
-        session.out.write("\n".join(lines) + "\n\n")
-        reclaimed = int(report.get("SpaceReclaimed") or 0)
-    session.out.write(f"Total reclaimed space: {units.human_size(reclaimed)}\n")
+    lines = [f"untagged: {item['Untagged']}" if item.get("Untagged")
+             else f"deleted: {item.get('Deleted', '')}" for item in deleted]
+    reclaimed = int(report.get("SpaceReclaimed") or 0) if deleted else 0
+    write_report(session, "Deleted Images", lines, reclaimed)
     return 0

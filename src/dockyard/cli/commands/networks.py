@@ -197,21 +197,10 @@ PRUNE_WARNING = ("WARNING! This will remove all custom networks not used by at l
 
 
 def run_prune(session: Session, command: Command, parsed: Parsed) -> int:
-    from dockyard.client import encode_filters
+    from dockyard.cli.commands.prune import Pruning, prune
 
-    filters = parse_filters(parsed.strings("filter"), command)
-    if not parsed.flag("force"):
-        session.out.write(f"{PRUNE_WARNING} [y/N] ")
-        session.out.flush()
-        answer = session.stdin.readline().decode(errors="replace").strip().lower()
-        if answer not in ("y", "yes"):
-            return 0
-    query = {"filters": encode_filters(filters)} if filters else None
-    report = session.client().call("POST", "/networks/prune", query) or {}
-    deleted = report.get("NetworksDeleted") or []
-    if deleted:
-        session.out.write("Deleted Networks:\n" + "".join(f"{n}\n" for n in deleted) + "\n")
-    return 0
+    return prune(session, command, parsed, Pruning(
+        "/networks/prune", "NetworksDeleted", "Deleted Networks", PRUNE_WARNING, reclaims=False))
 
 
 CONNECT = Command("network connect", "[OPTIONS] NETWORK CONTAINER",

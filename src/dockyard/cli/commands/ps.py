@@ -63,22 +63,6 @@ def go_quote(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def ellipsis(text: str, width: int) -> str:
-    """formatter.Ellipsis for ASCII and wide runes alike (display cells)."""
-    from dockyard.cli.tabwriter import display_width
-
-    if display_width(text) <= width:
-        return text
-    out, used = "", 0
-    for ch in text:
-        cells = display_width(ch)
-        if used + cells > width - 1:
-            break
-        out += ch
-        used += cells
-    return out + "\u2026"
-
-
 def _names(names: list[str], trunc: bool) -> str:
     stripped = [n[1:] for n in names]
     if trunc:
@@ -176,7 +160,7 @@ def container_row(summary: dict[str, Any], trunc: bool, now: float) -> Struct:
         "ID": truncate_id(cid) if trunc else cid,
         "Names": _names(list(summary.get("Names") or []), trunc),
         "Image": _image(summary, trunc),
-        "Command": go_quote(ellipsis(command, 20) if trunc else command),
+        "Command": go_quote(formatter.ellipsis(command, 20) if trunc else command),
         "CreatedAt": lambda: units.go_time_string(created),
         "RunningFor": lambda: units.since(created, now),
         "Ports": lambda: display_ports(list(summary.get("Ports") or [])),
@@ -184,7 +168,7 @@ def container_row(summary: dict[str, Any], trunc: bool, now: float) -> Struct:
         "Size": lambda: units.human_size(size_rw, 3) + (
             f" (virtual {units.human_size(size_root, 3)})" if size_root > 0 else ""),
         "Labels": ",".join(sorted(f"{k}={v}" for k, v in labels.items())),
-        "Mounts": ",".join(ellipsis(str(m.get("Name") or m.get("Source") or ""), 15)
+        "Mounts": ",".join(formatter.ellipsis(str(m.get("Name") or m.get("Source") or ""), 15)
                            if trunc else str(m.get("Name") or m.get("Source") or "")
                            for m in mounts),
         "LocalVolumes": str(sum(1 for m in mounts if m.get("Driver") == "local")),

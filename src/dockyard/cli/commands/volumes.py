@@ -200,24 +200,11 @@ PRUNE_WARNING = ("WARNING! This will remove all local volumes not used by at lea
 
 
 def run_prune(session: Session, command: Command, parsed: Parsed) -> int:
-    from dockyard.client import MAX_API_VERSION, encode_filters
+    from dockyard.cli.commands.prune import Pruning, prune
+    from dockyard.client import MAX_API_VERSION
 
     if parsed.flag("all"):
         raise StatusError(f'"--all" requires API version 1.42, but the Docker daemon API '
                           f"version is {MAX_API_VERSION}")
-    filters = parse_filters(parsed.strings("filter"), command)
-    if not parsed.flag("force"):
-        session.out.write(f"{PRUNE_WARNING} [y/N] ")
-        session.out.flush()
-        answer = session.stdin.readline().decode(errors="replace").strip().lower()
-        if answer not in ("y", "yes"):
-            return 0  # docker 28 treats a "no" as a cancel: no message, status 0
-    query = {"filters": encode_filters(filters)} if filters else None
-    report = session.client().call("POST", "/volumes/prune", query) or {}
-    deleted = report.get("VolumesDeleted") or []
-    reclaimed = 0
-    if deleted:
-        session.out.write("Deleted Volumes:\n" + "".join(f"{n}\n" for n in deleted) + "\n")
-        reclaimed = int(report.get("SpaceReclaimed") or 0)
-    session.out.write(f"Total reclaimed space: {units.human_size(reclaimed)}\n")
-    return 0
+    return prune(session, command, parsed, Pruning(
+        "/volumes/prune", "VolumesDeleted", "Deleted Volumes", PRUNE_WARNING))
