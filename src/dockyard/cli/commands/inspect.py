@@ -16,22 +16,23 @@ from typing import Any
 from dockyard.cli.flags import Command, Flag, Parsed
 from dockyard.cli.session import Session, StatusError
 
-_FORMAT = Flag("format", "f", "string",
-               "Format output using a custom template:\n'json': Print in JSON format\n"
-               "'TEMPLATE': Print output using the given Go template.")
+#: --format as every inspect command has it (also volume and network inspect)
+INSPECT_FORMAT = Flag("format", "f", "string",
+                      "Format output using a custom template:\n'json': Print in JSON format\n"
+                      "'TEMPLATE': Print output using the given Go template.")
 IMAGE_INSPECT = Command("image inspect", "[OPTIONS] IMAGE [IMAGE...]",
-                        "Display detailed information on one or more images", (_FORMAT,),
+                        "Display detailed information on one or more images", (INSPECT_FORMAT,),
                         min_args=1)
 INSPECT = Command("inspect", "[OPTIONS] NAME|ID [NAME|ID...]",
                   "Return low-level information on Docker objects", (
-                      _FORMAT,
+                      INSPECT_FORMAT,
                       Flag("size", "s", help="Display total file sizes if the type is "
                            "container"),
                       Flag("type", "", "string", "Only inspect objects of the given type"),
                   ), min_args=1)
 CONTAINER_INSPECT = Command("container inspect", "[OPTIONS] CONTAINER [CONTAINER...]",
                             "Display detailed information on one or more containers", (
-                                _FORMAT,
+                                INSPECT_FORMAT,
                                 Flag("size", "s", help="Display total file sizes"),
                             ), min_args=1)
 # what ``inspect`` tries, in docker's order (swarm objects and plugins left out)

@@ -14,6 +14,7 @@ from typing import Any
 
 from dockyard.cli import formatter
 from dockyard.cli.commands.images import FORMAT, parse_filters
+from dockyard.cli.commands.inspect import INSPECT_FORMAT
 from dockyard.cli.commands.volumes import _label, _pairs, natural_less
 from dockyard.cli.flags import Command, Flag, Parsed
 from dockyard.cli.session import Session, StatusError
@@ -147,10 +148,7 @@ def run_ls(session: Session, command: Command, parsed: Parsed) -> int:
 
 INSPECT = Command("network inspect", "[OPTIONS] NETWORK [NETWORK...]",
                   "Display detailed information on one or more networks", (
-                      Flag("format", "f", "string",
-                           "Format output using a custom template:\n'json': Print in JSON "
-                           "format\n'TEMPLATE': Print output using the given Go template."),
-                      Flag("verbose", "v", help="Verbose output for diagnostics"),
+                      INSPECT_FORMAT, Flag("verbose", "v", help="Verbose output for diagnostics"),
                   ), min_args=1)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from dockyard.cli import formatter, units
 from dockyard.cli.commands.images import FORMAT, parse_filters
+from dockyard.cli.commands.inspect import INSPECT_FORMAT
 from dockyard.cli.flags import Command, Flag, Parsed, UsageError
 from dockyard.cli.session import Session, StatusError
 from dockyard.cli.template import Struct
@@ -154,11 +155,8 @@ def run_ls(session: Session, command: Command, parsed: Parsed) -> int:
 
 
 INSPECT = Command("volume inspect", "[OPTIONS] VOLUME [VOLUME...]",
-                  "Display detailed information on one or more volumes", (
-                      Flag("format", "f", "string",
-                           "Format output using a custom template:\n'json': Print in JSON "
-                           "format\n'TEMPLATE': Print output using the given Go template."),
-                  ), min_args=1)
+                  "Display detailed information on one or more volumes", (INSPECT_FORMAT,),
+                  min_args=1)
 
 
 def run_inspect(session: Session, command: Command, parsed: Parsed) -> int:
