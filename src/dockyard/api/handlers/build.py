@@ -8,8 +8,9 @@ reads them: ``t`` (several), ``dockerfile``, ``buildargs`` and ``labels`` (JSON 
 accepted and ignored; ``remote`` contexts and BuildKit (``version=2``) are refused.
 ``X-Registry-Config`` carries credentials for pulls (base64 JSON, registry -> AuthConfig).
 
-The answer is a JSON stream (:mod:`dockyard.build.output`); an error before the first message
-is a plain HTTP error, a later one ends the stream with ``errorDetail`` (its ``code`` the
+The answer is a JSON stream (:mod:`dockyard.build.output`), sent in batches
+(:mod:`dockyard.api.handlers.build_stream`); an error before the first message is a plain HTTP
+error, a later one ends the stream with ``errorDetail`` (its ``code`` the
 failing RUN's exit status, which the docker CLI exits with). A client that goes away cancels
 the build.
 
@@ -25,7 +26,7 @@ import json
 import threading
 from typing import Any, Protocol
 
-from dockyard.api.handlers.image_distribution import stream_job
+from dockyard.api.handlers.build_stream import stream_build
 from dockyard.api.http import Request, Response, json_response, run_blocking
 from dockyard.api.router import Route
 from dockyard.build.job import BuildOptions, StepFailed
@@ -54,7 +55,7 @@ def routes(services: HasBuilds) -> list[Route]:
         def job(emit: Emit, cancel: threading.Event) -> None:
             run_build(builds, reader, build_request, emit, cancel)
 
-        return await stream_job(job, request)
+        return await stream_build(job, request)
 
     async def prune(request: Request) -> Response:
         keep = request.integer("keep-storage", 0)
