@@ -44,11 +44,8 @@ class Manifest:
     raw: bytes | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        _check_shape("image manifest", self.media_type, mt.MANIFESTS, self)
+        _settle(self, "image manifest", mt.MANIFESTS, {"config", "layers"})
         object.__setattr__(self, "layers", tuple(self.layers))
-        check_extra("image manifest", self.extra, _known(self.media_type, {"config", "layers"}))
-        object.__setattr__(self, "annotations", frozen_mapping(self.annotations))
-        object.__setattr__(self, "extra", frozen_mapping(self.extra))
 
     @property
     def is_docker(self) -> bool:
@@ -63,14 +60,8 @@ class Manifest:
 
     def canonical_json(self) -> bytes:
         docker = self.is_docker
-        out: dict[str, JSON] = {"schemaVersion": 2, "mediaType": self.media_type}
-        if self.artifact_type:
-            out["artifactType"] = self.artifact_type
-        out["config"] = self.config.to_dict(docker=docker)
-        out["layers"] = [layer.to_dict(docker=docker) for layer in self.layers]
-        _put_oci_tail(out, self.subject, self.annotations)
-        out.update(self.extra)
-        return encode(out)
+        return _encode(self, {"config": self.config.to_dict(docker=docker),
+                              "layers": [layer.to_dict(docker=docker) for layer in self.layers]})
 
     def to_json(self) -> bytes:
         """The bytes read by :meth:`from_json`, else :meth:`canonical_json`."""
@@ -100,11 +91,8 @@ class Index:
     raw: bytes | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        _check_shape("image index", self.media_type, mt.INDEXES, self)
+        _settle(self, "image index", mt.INDEXES, {"manifests"})
         object.__setattr__(self, "manifests", tuple(self.manifests))
-        check_extra("image index", self.extra, _known(self.media_type, {"manifests"}))
-        object.__setattr__(self, "annotations", frozen_mapping(self.annotations))
-        object.__setattr__(self, "extra", frozen_mapping(self.extra))
 
     @property
     def is_docker(self) -> bool:
@@ -116,14 +104,8 @@ class Index:
         return _index(Fields(obj, "image index"), data, media_type)
 
     def canonical_json(self) -> bytes:
-        docker = self.is_docker
-        out: dict[str, JSON] = {"schemaVersion": 2, "mediaType": self.media_type}
-        if self.artifact_type:
-            out["artifactType"] = self.artifact_type
-        out["manifests"] = [m.to_dict(docker=docker) for m in self.manifests]
-        _put_oci_tail(out, self.subject, self.annotations)
-        out.update(self.extra)
-        return encode(out)
+        return _encode(self, {"manifests": [m.to_dict(docker=self.is_docker)
+                                            for m in self.manifests]})
 
     def to_json(self) -> bytes:
         """The bytes read by :meth:`from_json`, else :meth:`canonical_json`."""
@@ -161,8 +143,10 @@ def _known(media_type: str, body: set[str]) -> frozenset[str]:
     return (_DOCKER_KEYS if mt.is_docker(media_type) else _OCI_KEYS) | body
 
 
-def _check_shape(what: str, media_type: str, allowed: frozenset[str],
-                 doc: Manifest | Index) -> None:
+def _settle(doc: Manifest | Index, what: str, allowed: frozenset[str], body: set[str]) -> None:
+    """Check what both shapes share (media type, the OCI-only fields, ``extra``) and freeze the
+    mappings; ``body`` names the shape's own fields."""
+    media_type = doc.media_type
     if media_type not in allowed:
         if mt.is_schema1(media_type):
             raise Unsupported(f"unsupported {what}: docker schema 1 ({media_type})")
@@ -171,15 +155,23 @@ def _check_shape(what: str, media_type: str, allowed: frozenset[str],
         raise InvalidArgument(
             f"invalid {what}: {media_type} has no artifactType, subject or annotations"
         )
+    check_extra(what, doc.extra, _known(media_type, body))
+    object.__setattr__(doc, "annotations", frozen_mapping(doc.annotations))
+    object.__setattr__(doc, "extra", frozen_mapping(doc.extra))
 
 
-
-def _put_oci_tail(out: dict[str, JSON], subject: Descriptor | None,
-                  annotations: Mapping[str, str]) -> None:
-    if subject is not None:
-        out["subject"] = subject.to_dict()
-    if annotations:
-        out["annotations"] = dict(sorted(annotations.items()))
+def _encode(doc: Manifest | Index, body: dict[str, JSON]) -> bytes:
+    """The document in its format's field order: the head, ``body``, the OCI tail, ``extra``."""
+    out: dict[str, JSON] = {"schemaVersion": 2, "mediaType": doc.media_type}
+    if doc.artifact_type:
+        out["artifactType"] = doc.artifact_type
+    out.update(body)
+    if doc.subject is not None:
+        out["subject"] = doc.subject.to_dict()
+    if doc.annotations:
+        out["annotations"] = dict(sorted(doc.annotations.items()))
+    out.update(doc.extra)
+    return encode(out)
 
 
 def _media_type(fields: Fields, given: str | None, default: str,
