@@ -27,6 +27,11 @@
       |<-- end of file -----------------------------------------------|  (closed: create;
       |                                                               |   execve: run, exec)
 
+When the init is cloned straight from the runtime (``spawn.py``: no user namespace, no pid
+namespace to join) there is no stage 1: the runtime has the pid and a pidfd from clone3, the
+init starts in its cgroup2 directory (else it waits for "go" until the runtime has moved it
+through ``cgroup.procs``), and the exchange starts at "hooks" or "ready".
+
 Either stage may send ``error <class> <message>`` instead of its next message and exit; the
 runtime raises that error. The init holds the pid the runtime learnt until the runtime has a
 pidfd on it (stage 1 waits for "ack"), so a kill on failure cannot hit a reused pid. Each

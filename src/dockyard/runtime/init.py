@@ -5,11 +5,16 @@ joins and creates the container's namespaces and forks the **init**: a new pid n
 takes effect for children only, and the runtime itself never changes its namespaces (a warm
 spawner stays as it was). The messages between them are drawn in ``channel.py``.
 
-Stage 1, first of all: non-dumpable (CVE-2019-5736: while the interpreter runs inside the
-container's namespaces, /proc/<pid>/exe, fd/ and mem of it cannot be opened by the container,
-and execve(2) makes the container's binary dumpable again); the fds the container gets put in
-place (stdio, then ``--preserve-fds``) and every other inherited fd closed (so none can serve
-as a cwd or path into the host, CVE-2024-21626).
+Where no user namespace is made or joined and no pid namespace is joined, the runtime
+clones the init itself with the new namespaces (``spawn.py``, :func:`cloned_init`): the init
+takes stage 1's first steps, joins the ``path`` namespaces and unshares a new cgroup one, and
+goes on as below; there is no stage 1.
+
+Stage 1 (or the cloned init), first of all: non-dumpable (CVE-2019-5736: while the
+interpreter runs inside the container's namespaces, /proc/<pid>/exe, fd/ and mem of it cannot
+be opened by the container, and execve(2) makes the container's binary dumpable again); the
+fds the container gets put in place (stdio, then ``--preserve-fds``) and every other
+inherited fd closed (so none can serve as a cwd or path into the host, CVE-2024-21626).
 
 The init of a new container, in runc's order (``standard_init_linux.go``)::
 
@@ -131,19 +136,12 @@ class Pipes(Record):
 
 def stage_one(job: Job, pipes: Pipes, sys: Syscalls) -> NoReturn:
     """Stage 1 in the forked child: never returns, exits 0 once the init is forked."""
-    import gc
-
     from dockyard.runtime.channel import Channel
 
-    gc.disable()  # short-lived: no collection, no copy-on-write of the whole heap
     channel = Channel(pipes.stage_inbox, pipes.outbox)
     try:
-        sys.prctl(PR_SET_DUMPABLE, 0)
-        pipes = _arrange_fds(job.fds, pipes)
+        pipes = _first_steps(job, pipes, sys)
         channel = Channel(pipes.stage_inbox, pipes.outbox)
-        preload(job)
-        if job.cgroup is not None:
-            job.cgroup.join()
         channel.expect("go", "stage 1")
         from dockyard.runtime import namespaces
 
@@ -165,6 +163,46 @@ def stage_one(job: Job, pipes: Pipes, sys: Syscalls) -> NoReturn:
         _report(channel, exc)
         os._exit(1)
     os._exit(0)
+
+
+def cloned_init(job: Job, pipes: Pipes, sys: Syscalls, *, placed: bool) -> NoReturn:
+    """The init cloned straight from the runtime (``spawn.py``), already in the namespaces
+    that ``direct_flags`` gave the clone: stage 1's first steps, then the joins (and a new
+    cgroup namespace, once in the v1 hierarchies too), then the init's work. ``placed``:
+    the clone started in the cgroup2 directory; otherwise wait for the runtime's "go"."""
+    from dockyard.runtime.channel import Channel
+
+    channel = Channel(pipes.init_inbox, pipes.outbox)
+    try:
+        pipes = _first_steps(job, pipes, sys)
+        channel = Channel(pipes.init_inbox, pipes.outbox)
+        if not placed:
+            channel.expect("go", "container init")
+        from dockyard.runtime import namespaces
+
+        if job.fifo:
+            job = job.replace(fifo_fd=os.open(job.fifo, os.O_PATH | os.O_CLOEXEC))
+        namespaces.enter(namespaces.Plan(joins=job.plan.joins,
+                                         new=job.plan.new & ~namespaces.direct_flags(job.plan)),
+                         sys)
+    except BaseException as exc:
+        _report(channel, exc)
+        os._exit(1)
+    _child(job, channel, pipes, sys)
+
+
+def _first_steps(job: Job, pipes: Pipes, sys: Syscalls) -> Pipes:
+    """What a child of the runtime does first: non-dumpable, its fds in place and the rest
+    closed, the modules it needs loaded, into the cgroup's v1 hierarchies. The new pipes."""
+    import gc
+
+    gc.disable()  # short-lived: no collection, no copy-on-write of the whole heap
+    sys.prctl(PR_SET_DUMPABLE, 0)
+    pipes = _arrange_fds(job.fds, pipes)
+    preload(job)
+    if job.cgroup is not None:
+        job.cgroup.join()
+    return pipes
 
 
 def _child(job: Job, channel: Channel, fds: Pipes, sys: Syscalls) -> NoReturn:

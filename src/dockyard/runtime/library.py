@@ -21,7 +21,9 @@ Contract for the calling process:
 * **reaping**: the container's process is a grandchild of the caller. Construct with
   ``subreaper=True`` (prctl PR_SET_CHILD_SUBREAPER on the caller) and the process becomes
   the caller's child: :meth:`wait` (or ``os.waitid(os.P_PIDFD, container.pidfd, ...)``) gets
-  its status. Without it, pid 1 (or another subreaper above) reaps it, as with runc.
+  its status. Without it, pid 1 (or another subreaper above) reaps it, as with runc. (A
+  caller that is a subreaper, by this flag or its own prctl, gets the init cloned straight
+  from it, one process instead of two: ``spawn.py``.)
 * errors are :mod:`dockyard.errors` exceptions; nothing is printed.
 * compiled seccomp filters are kept per profile for the life of the object.
 
@@ -73,6 +75,7 @@ class Runtime:
         self.sys = sys
         self._helper: int | None = None
         self._filters: dict[Seccomp, Program | None] = {}
+        self._subreaper = subreaper
         if subreaper:
             sys.prctl(PR_SET_CHILD_SUBREAPER, 1)
 
@@ -133,7 +136,8 @@ class Runtime:
 
         options = CreateOptions(bundle=bundle, pid_file=pid_file, console_socket=console_socket,
                                 no_pivot=no_pivot, fds=(*stdio, *extra_fds), detach=True,
-                                helper_fd=self._helper, seccomp_cache=self._filters)
+                                helper_fd=self._helper, seccomp_cache=self._filters,
+                                adopt=self._subreaper or self.sys.child_subreaper())
         created = create(self.root, container_id, options, self.sys, start=start)
         return Container(id=container_id, pid=created.pid, pidfd=created.pidfd)
 

@@ -8,6 +8,11 @@ path opened first: joining the mount namespace changes what later paths resolve 
 joined pid namespace applies to children only, so the first stage forks the init after
 :func:`enter` (pid 1 of a new namespace).
 
+Where :func:`direct` allows (no user namespace, no pid namespace to join) there is no first
+stage: the runtime clones the init with the new namespaces' flags (:func:`direct_flags`) and
+the init joins the ``path`` ones and unshares a new cgroup namespace itself, before anything
+else; the new ones exist before the joins then, which only matters to a user namespace.
+
 A new user namespace comes first and alone, as in runc's nsexec: the first stage unshares
 it, asks the runtime (still in the parent namespace, with the privilege to) to write its
 ``uid_map`` and ``gid_map`` from ``linux.uidMappings``/``gidMappings``, becomes root of it
@@ -87,6 +92,20 @@ def plan(namespaces: tuple[Namespace, ...], uid_mappings: tuple[IdMapping, ...] 
         return Plan(joins=tuple(joins), new=new)
     return Plan(joins=tuple(joins), new=new, uid_map=id_map(uid_mappings),
                 gid_map=id_map(gid_mappings))
+
+
+def direct(plan: Plan) -> bool:
+    """Whether a container's init can be cloned straight from the runtime, with no stage 1
+    in between: no user namespace (its maps need a process to exist first) and no pid
+    namespace to join (setns of one applies to children only)."""
+    return not plan.has("user") and not any(kind == "pid" for kind, _ in plan.joins)
+
+
+def direct_flags(plan: Plan) -> int:
+    """The CLONE_NEW* flags such a clone takes: every new namespace but the cgroup one,
+    which the init unshares once it is in the v1 hierarchies too (a cgroup namespace's root
+    is where the process is when it is made)."""
+    return plan.new & ~(CLONE_NEWCGROUP | CLONE_NEWUSER)
 
 
 def id_map(mappings: tuple[IdMapping, ...]) -> str:

@@ -172,6 +172,20 @@ class Syscalls(Protocol):
         interpreter's fork hooks run; ENOSYS before Linux 5.7 or under a seccomp filter."""
         ...
 
+    def clone_into_cgroup(self, cgroup_fd: int, flags: int = 0) -> tuple[int, int]:
+        """fork(2) through clone3(CLONE_PIDFD | ``flags``), into the cgroup2 directory
+        ``cgroup_fd`` (CLONE_INTO_CGROUP) unless it is -1; ``flags`` may add CLONE_NEW*
+        namespaces, which the child starts in (in a new pid namespace as its pid 1). Returns
+        (0, -1) in the child and (pid, pidfd) in the parent (the pidfd close-on-exec, taken
+        atomically with the child), with the interpreter's fork hooks run; ENOSYS before
+        Linux 5.7 or under a seccomp filter."""
+        ...
+
+    def child_subreaper(self) -> bool:
+        """prctl(PR_GET_CHILD_SUBREAPER): whether orphaned descendants of the calling process
+        are reparented to it."""
+        ...
+
     def inode_flags(self, fd: int) -> int:
         """ioctl(FS_IOC_GETFLAGS): the inode attribute flags of ``fd`` (``FS_*_FL``)."""
         ...

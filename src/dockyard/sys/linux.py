@@ -88,6 +88,30 @@ class _CloneArgs(ctypes.Structure):
         "flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack", "stack_size",
         "tls", "set_tid", "set_tid_size", "cgroup"))  # fmt: skip
 _SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
+_CLONE_PIDFD = 0x1000
+_PR_GET_CHILD_SUBREAPER = 37
+_raw_syscall: list[ctypes._NamedFuncPointer] = []  # libc's syscall(2) called holding the GIL
+
+
+def _clone3(args: _CloneArgs, what: str) -> int:
+    """clone3(2) as os.fork: the interpreter's fork hooks around the call, which is made
+    holding the GIL (a PyDLL function), so no other thread of ours runs meanwhile. Returns
+    0 in the child, the child's pid in the parent."""
+    if not _raw_syscall:
+        function = ctypes.PyDLL(None, use_errno=True).syscall
+        function.restype = ctypes.c_long
+        _raw_syscall.append(function)
+    ctypes.pythonapi.PyOS_BeforeFork()
+    pid = int(_raw_syscall[0](ctypes.c_long(_SYS_CLONE3), ctypes.byref(args),
+                              ctypes.c_size_t(ctypes.sizeof(args))))
+    if pid == 0:
+        ctypes.pythonapi.PyOS_AfterFork_Child()
+        return 0
+    error = ctypes.get_errno()
+    ctypes.pythonapi.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise SystemCallError("clone3", error, what)
+    return pid
 
 
 def _b(text: str) -> bytes:
@@ -208,21 +232,25 @@ class LinuxSyscalls:
     def fork_into_cgroup(self, cgroup_fd: int) -> int:
         log.debug("clone3(CLONE_INTO_CGROUP, fd %d)", cgroup_fd)
         args = _CloneArgs(flags=_CLONE_INTO_CGROUP, exit_signal=_SIGCHLD, cgroup=cgroup_fd)
-        # As os.fork: the interpreter's fork hooks around the call, which is made holding
-        # the GIL (a PyDLL function), so no other thread of ours runs meanwhile.
-        syscall = ctypes.PyDLL(None, use_errno=True).syscall
-        syscall.restype = ctypes.c_long
-        ctypes.pythonapi.PyOS_BeforeFork()
-        pid = int(syscall(ctypes.c_long(_SYS_CLONE3), ctypes.byref(args),
-                          ctypes.c_size_t(ctypes.sizeof(args))))
-        if pid == 0:
-            ctypes.pythonapi.PyOS_AfterFork_Child()
-            return 0
-        error = ctypes.get_errno()
-        ctypes.pythonapi.PyOS_AfterFork_Parent()
-        if pid < 0:
-            raise SystemCallError("clone3", error, f"CLONE_INTO_CGROUP of fd {cgroup_fd}")
-        return pid
+        return _clone3(args, f"CLONE_INTO_CGROUP of fd {cgroup_fd}")
+
+    def clone_into_cgroup(self, cgroup_fd: int, flags: int = 0) -> tuple[int, int]:
+        log.debug("clone3(CLONE_PIDFD | %#x, cgroup fd %d)", flags, cgroup_fd)
+        pidfd = ctypes.c_int(-1)
+        flags |= _CLONE_PIDFD | (_CLONE_INTO_CGROUP if cgroup_fd >= 0 else 0)
+        args = _CloneArgs(flags=flags, pidfd=ctypes.addressof(pidfd), exit_signal=_SIGCHLD,
+                          cgroup=max(cgroup_fd, 0))
+        pid = _clone3(args, f"flags {flags:#x}, cgroup fd {cgroup_fd}")
+        return (0, -1) if pid == 0 else (pid, pidfd.value)
+
+    def child_subreaper(self) -> bool:
+        value = ctypes.c_int(0)
+        result = int(_libc.prctl(ctypes.c_int(_PR_GET_CHILD_SUBREAPER),
+                                 ctypes.c_ulong(ctypes.addressof(value)), ctypes.c_ulong(0),
+                                 ctypes.c_ulong(0), ctypes.c_ulong(0)))
+        if result < 0:
+            raise SystemCallError("prctl", ctypes.get_errno(), "PR_GET_CHILD_SUBREAPER")
+        return bool(value.value)
 
     def _bpf(self, command: int, attr: ctypes.Array[ctypes.c_char], what: str) -> int:
         number = _SYS_BPF.get(_MACHINE)

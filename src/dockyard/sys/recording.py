@@ -28,6 +28,8 @@ class RecordingSyscalls:
     fail: dict[str, int] = field(default_factory=dict)
     prctl_result: int = 0
     inode_flags_result: int = 0
+    subreaper: bool = False
+    """What ``child_subreaper`` answers."""
     capability_sets: CapabilitySets = _ROOT_SETS
     bpf_attached: list[int] = field(default_factory=list)
     """What ``bpf_prog_query`` answers: the ids of the programs attached."""
@@ -93,6 +95,14 @@ class RecordingSyscalls:
     def fork_into_cgroup(self, cgroup_fd: int) -> int:
         self._record("fork_into_cgroup", cgroup_fd)
         raise SystemCallError("clone3", errnos.ENOSYS, "recording: no process is made")
+
+    def clone_into_cgroup(self, cgroup_fd: int, flags: int = 0) -> tuple[int, int]:
+        self._record("clone_into_cgroup", cgroup_fd, flags)
+        raise SystemCallError("clone3", errnos.ENOSYS, "recording: no process is made")
+
+    def child_subreaper(self) -> bool:
+        self._record("child_subreaper")
+        return self.subreaper
 
     def inode_flags(self, fd: int) -> int:
         self._record("inode_flags", fd)

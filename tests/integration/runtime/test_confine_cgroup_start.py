@@ -1,6 +1,6 @@
 """How a container's first process gets into its cgroup: cloned into the cgroup2 directory
-(clone3 CLONE_INTO_CGROUP), the v1 hierarchies joined by stage 1 itself through ``tasks``,
-and the fallback through ``cgroup.procs`` where clone3 is refused."""
+(clone3 CLONE_INTO_CGROUP), the v1 hierarchies joined by the init (or stage 1) itself through
+``tasks``, and the fallback through ``cgroup.procs`` where clone3 is refused."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.sys.flags import CLONE_NEWPID, CLONE_NEWUTS
 from dockyard.sys.linux import LinuxSyscalls
 
 from .corebundle import DOCKYARD, Runtime, host_picture, make_bundle, runc_spec
@@ -29,6 +30,9 @@ from dockyard.sys.linux import LinuxSyscalls
 
 class NoClone3(LinuxSyscalls):
     def fork_into_cgroup(self, cgroup_fd):
+        raise SystemCallError("clone3", errno.ENOSYS, "refused as a seccomp filter would")
+
+    def clone_into_cgroup(self, cgroup_fd, flags=0):
         raise SystemCallError("clone3", errno.ENOSYS, "refused as a seccomp filter would")
 
 root, bundle = sys.argv[1], sys.argv[2]
@@ -68,6 +72,37 @@ def test_fork_into_cgroup_starts_the_child_in_the_directory() -> None:
             os.close(fd)
             os.close(r)
         assert os.waitstatus_to_exitcode(status) == 0
+        assert f"0::/{Path(directory).name}" in lines
+    finally:
+        os.rmdir(directory)
+
+
+@pytest.mark.skipif(not UNIFIED, reason="no cgroup2 hierarchy on this machine")
+def test_clone_into_cgroup_with_new_namespaces_returns_a_pidfd() -> None:
+    directory = f"{UNIFIED}/dockyard-clone-into-{os.getpid()}"
+    os.mkdir(directory)
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        r, w = os.pipe()
+        try:
+            pid, pidfd = LinuxSyscalls().clone_into_cgroup(fd, CLONE_NEWPID | CLONE_NEWUTS)
+            if pid == 0:
+                try:
+                    with open("/proc/self/cgroup", "rb") as file:
+                        os.write(w, f"{os.getpid()}\n".encode() + file.read())
+                finally:
+                    os._exit(0)
+            os.close(w)
+            try:
+                result = os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
+            finally:
+                os.close(pidfd)
+            lines = os.read(r, 65536).decode().splitlines()
+        finally:
+            os.close(fd)
+            os.close(r)
+        assert result is not None and (result.si_pid, result.si_status) == (pid, 0)
+        assert lines[0] == "1"  # pid 1 of its new pid namespace
         assert f"0::/{Path(directory).name}" in lines
     finally:
         os.rmdir(directory)

@@ -65,3 +65,41 @@ def test_warm_spawner(tmp_path: Path) -> None:
     assert results == {"status0": 0, "status1": 0, "status2": 0, "output": line * 3,
                        "state": "running", "exec": 4, "ps": 1, "init": 137, "list": []}
     assert host_picture("lib0")["cgroups"] == host_picture("box")["cgroups"] == []
+
+
+PARENTS = """
+import json, os, select, sys
+from dockyard.runtime.library import Runtime
+root, bundle, subreaper = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+runtime = Runtime(root, subreaper=subreaper)
+null = os.open("/dev/null", os.O_RDWR)
+container = runtime.run("parent", bundle, stdio=(null, null, null))
+with open(f"/proc/{container.pid}/status") as file:
+    ppid = int(next(line for line in file if line.startswith("PPid:")).split()[1])
+runtime.kill("parent", 9)
+select.select([container.pidfd], [], [], 10.0)
+if subreaper:
+    runtime.wait(container)
+else:
+    os.close(container.pidfd)
+runtime.delete("parent")
+print(json.dumps({"ours": ppid == os.getpid()}))
+"""
+
+
+@pytest.mark.parametrize("subreaper", [True, False])
+def test_the_init_is_the_callers_child_only_for_a_subreaper(tmp_path: Path,
+                                                           subreaper: bool) -> None:
+    """A subreaper reaps the init anyway, so it is cloned straight from the caller (no stage
+    1); any other caller gets runc's grandchild, reparented away from it."""
+    bundle = make_bundle(tmp_path / "b", runc_spec(args=["sleep", "100"]))
+    root = tmp_path / "root"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", PARENTS, str(root), str(bundle), str(int(subreaper))],
+            capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {"ours": subreaper}
+    finally:
+        Runtime(DOCKYARD, root).cleanup()
+    assert host_picture("parent")["cgroups"] == []

@@ -10,16 +10,18 @@ import pytest
 
 from dockyard.errors import Conflict, InvalidArgument, NotFound, SystemCallError, Unsupported
 from dockyard.runtime.channel import Channel, rebuild
-from dockyard.runtime.namespaces import Plan, enter, exec_plan, plan
+from dockyard.runtime.namespaces import Plan, direct, direct_flags, enter, exec_plan, plan
 from dockyard.runtime.ops.exec import Overrides, process_from
 from dockyard.runtime.process import ExecUser, check_env, check_sysctl, look_path, lookup_user
 from dockyard.runtime.spec import Capabilities, IdMapping, Namespace, Process, User
 from dockyard.sys.flags import (
+    CLONE_NEWCGROUP,
     CLONE_NEWIPC,
     CLONE_NEWNET,
     CLONE_NEWNS,
     CLONE_NEWPID,
     CLONE_NEWUSER,
+    CLONE_NEWUTS,
 )
 from dockyard.sys.recording import Call, RecordingSyscalls
 
@@ -114,6 +116,20 @@ def test_enter_unshares_a_new_user_namespace_alone_and_first() -> None:
         enter(Plan(new=CLONE_NEWUSER | CLONE_NEWNS, uid_map="0 1 1\n"), sys, map_ids)
     assert sys.calls == [Call("unshare", (CLONE_NEWUSER,))]
     assert asked == [["unshare"]]
+
+
+def test_the_init_is_cloned_directly_without_a_user_namespace_or_a_pid_join() -> None:
+    docker = plan((Namespace(type="mount"), Namespace(type="uts"), Namespace(type="pid"),
+                   Namespace(type="ipc"), Namespace(type="network", path="/run/netns/x"),
+                   Namespace(type="cgroup")))
+    assert direct(docker)
+    # the cgroup namespace is unshared by the init once it is in every hierarchy
+    assert direct_flags(docker) == CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWPID | CLONE_NEWIPC
+    assert direct_flags(docker) | CLONE_NEWCGROUP == docker.new
+    assert not direct(plan((Namespace(type="user"), Namespace(type="mount"))))
+    assert not direct(plan((Namespace(type="user", path="/proc/7/ns/user"),)))
+    assert not direct(plan((Namespace(type="pid", path="/proc/7/ns/pid"),)))
+    assert direct(plan(()))
 
 
 def test_exec_joins_every_namespace_of_the_init() -> None:

@@ -46,6 +46,11 @@ class CreateOptions(Record):
     """A sealed exec helper the caller keeps open (a warm spawner); None: one per create."""
     seccomp_cache: dict[Seccomp, Program | None] | None = None
     """Compiled seccomp filters by profile, kept by a warm spawner."""
+    adopt: bool = True
+    """The caller may become the init's parent (it reaps as a child subreaper, or exits
+    right after create, as the command line does): the init is then cloned straight from it
+    where the namespaces allow (``spawn.py``); False keeps it a grandchild, reparented as
+    runc's is."""
     relay_terminal: bool = False
     """``run`` in the foreground: a process with a terminal and no ``console_socket`` gets
     one end of a socket pair; :attr:`Created.console` is the runtime's end."""
@@ -163,7 +168,7 @@ def _spawn(job: Job, sys: Syscalls, directory: ContainerDir, *, cgroup: list[Cgr
         run("createRuntime", config.hooks.create_runtime, state, sys)
 
     return spawn(job, sys, placed=placed, ready=ready, helper_fd=options.helper_fd,
-                 hooks=hooks)
+                 hooks=hooks, adopt=options.adopt)
 
 
 def poststart(container_id: str, bundle: str, config: Spec, pid: int, sys: Syscalls) -> None:
