@@ -16,6 +16,12 @@ and the per-boot state under the exec root::
 Writes are atomic (a temp file, then rename) and not synced: a record lost to a power cut
 belongs to a container whose processes died with the machine anyway, and a record torn
 that way is skipped, with a warning, when the daemon starts.
+
+A record is replaced in three renames: the old one to ``config.v2.json.old``, the new one
+into place, then the old one removed. A rename that replaces a file makes ext4 start the
+new file's writeback there and then (its ``auto_da_alloc`` heuristic; 0.3 ms a save on a
+busy disk); a rename onto a free name does not. A crash between the steps leaves the old
+record as ``.old`` (read when the record is missing) or both (the record wins).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from dockyard.errors import DataCorrupt
 log = logging.getLogger(__name__)
 
 RECORD = "config.v2.json"
+OLD = RECORD + ".old"
 
 
 class ContainerStore:
@@ -52,14 +59,22 @@ class ContainerStore:
         return path
 
     def save(self, container: Container) -> None:
-        write_atomic(self.dir(container.id) / RECORD,
-                     json.dumps(container.to_json(), separators=(",", ":")).encode())
+        directory = self.dir(container.id)
+        temp = directory / f".{RECORD}.tmp"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(json.dumps(container.to_json(), separators=(",", ":")).encode())
+        with contextlib.suppress(FileNotFoundError):  # the first save has none
+            os.rename(directory / RECORD, directory / OLD)
+        os.rename(temp, directory / RECORD)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(directory / OLD)
 
     def load_all(self) -> list[Container]:
         """Every readable record; a torn or half-made one is logged and left alone."""
         found = []
         for entry in sorted(self.root.iterdir()):
-            path = entry / RECORD
+            path = entry / RECORD if (entry / RECORD).exists() else entry / OLD
             try:
                 found.append(Container.from_json(json.loads(path.read_bytes())))
             except FileNotFoundError:
@@ -70,8 +85,9 @@ class ContainerStore:
 
     def forget(self, container_id: str) -> None:
         """Remove the record: from now on the container does not exist."""
-        with contextlib.suppress(FileNotFoundError):
-            (self.dir(container_id) / RECORD).unlink()
+        for name in (OLD, RECORD):  # a crash between the two leaves it whole or gone
+            with contextlib.suppress(FileNotFoundError):
+                (self.dir(container_id) / name).unlink()
 
     def delete(self, container_id: str) -> None:
         shutil.rmtree(self.dir(container_id), ignore_errors=True)
@@ -81,7 +97,8 @@ class ContainerStore:
         Only the one writer calls this, when no create is under way."""
         removed = []
         for entry in self.root.iterdir():
-            if entry.is_dir() and not (entry / RECORD).exists():
+            if entry.is_dir() and not (entry / RECORD).exists() and \
+                    not (entry / OLD).exists():
                 shutil.rmtree(entry, ignore_errors=True)
                 removed.append(entry.name)
         return removed
