@@ -112,8 +112,9 @@ def strip_tag(name: str) -> str:
     return name[:colon] if colon > slash else name
 
 
-def match_labels(wanted: Sequence[str], attributes: Mapping[str, str]) -> bool:
-    """Go's ``Args.MatchKVList``: every ``k`` present, every ``k=v`` equal."""
+def match_labels(wanted: Sequence[str], attributes: Mapping[str, str] | None) -> bool:
+    """Go's ``Args.MatchKVList``: every ``k`` present, every ``k=v`` equal (of events, images,
+    volumes, networks and containers alike)."""
     if not wanted:
         return True
     if not attributes:

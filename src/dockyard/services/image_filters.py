@@ -16,7 +16,13 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from dockyard.errors import InvalidArgument
+from dockyard.events import match_labels
 from dockyard.oci.reference import Reference
+
+# match_labels (Go's MatchKVList) is the events filter's, shared by every resource's filters.
+__all__ = ["LIST_FILTERS", "PRUNE_FILTERS", "check_keys", "dangling_only", "go_path_match",
+           "invalid_filter", "match_labels", "match_prune_labels", "match_reference",
+           "parse_go_duration", "parse_timestamp", "parse_until"]
 
 LIST_FILTERS = frozenset({"dangling", "label", "before", "since", "reference"})
 PRUNE_FILTERS = frozenset({"dangling", "label", "label!", "until"})
@@ -54,19 +60,6 @@ def dangling_only(filters: Mapping[str, Sequence[str]], *, prune: bool) -> bool:
     if any(v in no for v in values):
         return False
     raise invalid_filter("dangling", values)
-
-
-def match_labels(wanted: Sequence[str], labels: Mapping[str, str] | None) -> bool:
-    """``filters.MatchKVList``: every ``k`` is present and every ``k=v`` has value ``v``."""
-    if not wanted:
-        return True
-    if not labels:
-        return False
-    for item in wanted:
-        key, eq, value = item.partition("=")
-        if key not in labels or (eq and labels[key] != value):
-            return False
-    return True
 
 
 def match_prune_labels(filters: Mapping[str, Sequence[str]], labels: Mapping[str, str]) -> bool:
