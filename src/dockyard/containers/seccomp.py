@@ -14,9 +14,10 @@ development VM writes: ``tests/fixtures/seccomp/``). Unlike podman's copy in
 allows mount, umount2, unshare, setns (and bpf, sethostname, ...) only with CAP_SYS_ADMIN and
 syslog only with CAP_SYSLOG or CAP_SYS_ADMIN, allows ``clone`` without CAP_SYS_ADMIN only when
 no CLONE_NEW* flag is set, and then answers ``clone3`` with ENOSYS so the C library falls back
-to ``clone``. Newer moby versions (23 and later) differ: ``defaultErrnoRet`` 1, io_uring and
-AF_ALG/AF_VSOCK sockets refused, ptrace and process_vm_* allowed from kernel 4.8, rules for
-CAP_BPF and CAP_PERFMON, and calls added since (cachestat, fchmodat2, map_shadow_stack, ...).
+to ``clone``. Newer moby versions differ: 23 has ``defaultErrnoRet`` 1, refuses AF_ALG and
+AF_VSOCK sockets, allows process_vm_readv/writev from kernel 4.8 and has rules for CAP_BPF and
+CAP_PERFMON; 25 refuses io_uring; later ones allow calls added since (cachestat, fchmodat2,
+map_shadow_stack, ...).
 """
 
 from __future__ import annotations
