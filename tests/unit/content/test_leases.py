@@ -10,18 +10,12 @@ import pytest
 from dockyard.content.leases import Lease, LeaseStore, Resource
 from dockyard.errors import AlreadyExists, DataCorrupt, InvalidArgument, NotFound
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from ...fakeclock import Clock
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(100.0)
 
 
 @pytest.fixture

@@ -11,18 +11,12 @@ from dockyard.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from dockyard.snapshots import Info, Kind, Usage
 from dockyard.snapshots.metadata import MAX_LABEL_BYTES, MetaStore, Record
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from ...fakeclock import Clock
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(1000.0)
 
 
 @pytest.fixture
