@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
@@ -76,15 +77,40 @@ def parse_tags(tags: Sequence[str]) -> list[Reference]:
     return out
 
 
+class Resolved:
+    """The images FROM and ``COPY --from`` found lately, by manifest (or index) digest and
+    platform: a blob never changes, so neither does what it resolves to, and a cached rebuild
+    reads and parses no manifest or config again. The newest ``size`` are kept."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._found: OrderedDict[tuple[Digest, Platform], BaseImage] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: Digest, platform: Platform) -> BaseImage | None:
+        with self._lock:
+            found = self._found.get((digest, platform))
+            if found is not None:
+                self._found.move_to_end((digest, platform))
+            return found
+
+    def put(self, digest: Digest, platform: Platform, image: BaseImage) -> None:
+        with self._lock:
+            self._found[(digest, platform)] = image
+            while len(self._found) > self.size:
+                self._found.popitem(last=False)
+
+
 class ImageSource:
     """The builder's view of the image store (:class:`dockyard.build.job.BaseImages`)."""
 
     def __init__(self, root: DataRoot, images: ImageService, pull: PullFn | None,
-                 auth: Mapping[str, Credentials]) -> None:
+                 auth: Mapping[str, Credentials], resolved: Resolved | None = None) -> None:
         self.root = root
         self.images = images
         self.pull = pull
         self.auth = auth
+        self.resolved = resolved or Resolved()
 
     def base(self, name: str, platform: Platform, pull: bool, output: Output) -> BaseImage:
         if not pull:
@@ -110,13 +136,18 @@ class ImageSource:
 
     def _local(self, name: str, platform: Platform) -> BaseImage:
         image = self.images.get(name)
-        record = image.records[0]
-        _, manifest = resolve_manifest(self.root.content, record.target, platform)
+        target = image.records[0].target
+        found = self.resolved.get(target.digest, platform)
+        if found is not None:
+            return found
+        _, manifest = resolve_manifest(self.root.content, target, platform)
         config = ImageConfig.from_json(self.root.content.read_bytes(manifest.config.digest))
         layers = tuple(
             LayerBlob(d.digest, d.size, mt.layer_compression(d.media_type), diff_id)
             for d, diff_id in zip(manifest.layers, config.diff_ids, strict=False))
-        return BaseImage(str(manifest.config.digest), config, layers)
+        found = BaseImage(str(manifest.config.digest), config, layers)
+        self.resolved.put(target.digest, platform, found)
+        return found
 
 
 class BuildService:
@@ -129,7 +160,9 @@ class BuildService:
         self.images = images
         self.pull = pull
         self.clock = clock
-        self.builder = Builder(root, syscalls, images=ImageSource(root, images, pull, {}),
+        self.resolved = Resolved()
+        self.builder = Builder(root, syscalls,
+                               images=ImageSource(root, images, pull, {}, self.resolved),
                                executor=executor or NoExecutor(), docker_version=docker_version)
 
     @property
@@ -166,7 +199,8 @@ class BuildService:
 
         try:
             with self.images.writing():
-                source = ImageSource(self.root, self.images, self.pull, request.auth)
+                source = ImageSource(self.root, self.images, self.pull, request.auth,
+                                     self.resolved)
                 result = self.builder.build(context, request.options, first, cancel,
                                             images=source)
                 image_id = self._record(result, tags)
