@@ -171,20 +171,11 @@ RM = Command("volume rm", "[OPTIONS] VOLUME [VOLUME...]", "Remove one or more vo
 
 
 def run_rm(session: Session, command: Command, parsed: Parsed) -> int:
-    from dockyard.client import DaemonError
+    from dockyard.cli.commands.containers import each
 
     query = {"force": "1"} if parsed.flag("force") else None
-    failures: list[str] = []
-    for name in parsed.args:
-        try:
-            session.client().call("DELETE", f"/volumes/{name}", query)
-        except DaemonError as exc:
-            failures.append(f"Error response from daemon: {exc}")
-            continue
-        session.out.write(f"{name}\n")
-    if failures:
-        raise StatusError("\n".join(failures))
-    return 0
+    return each(session, parsed.args,
+                lambda name: session.client().call("DELETE", f"/volumes/{name}", query))
 
 
 PRUNE = Command("volume prune", "[OPTIONS]", "Remove unused local volumes", (
