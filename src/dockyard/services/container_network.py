@@ -18,6 +18,10 @@ The container service calls:
   removal, after the namespace is unpinned (the kernel then drops the veths by itself, without
   the 16-18 ms a veth deletion costs): ports, endpoints, addresses and DNS names go.
 
+DNS as dockerd's: on a user network resolv.conf names the embedded DNS (the gateway), and
+the container's ``--dns`` servers are the upstreams that DNS forwards its other queries to,
+registered for its addresses at start, connect and disconnect, dropped at release.
+
 Modes: ``default``/``bridge`` (the default bridge), a user network's name or ID, ``host`` (no
 namespace of its own), ``none`` (loopback only), ``container:<name|id>`` (the namespace of a
 running container, pinned by that container).
@@ -36,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.containers import etcfiles
 from dockyard.containers.record import Container
-from dockyard.containers.store import ContainerStore, write_atomic
+from dockyard.containers.store import OLD, RECORD, ContainerStore, write_atomic
 from dockyard.errors import (
     AlreadyExists,
     Conflict,
@@ -47,6 +51,7 @@ from dockyard.errors import (
 )
 from dockyard.events import Event, Events
 from dockyard.network import netns
+from dockyard.network.dns import DNS_PORT, DnsHub, Upstream
 from dockyard.network.manager import Networks
 from dockyard.network.ports import PortRequest
 from dockyard.network.store import Endpoint, Network
@@ -166,6 +171,7 @@ class ContainerNetworks:
         self, networks: Networks, store: ContainerStore, netns_root: Path, syscalls: Syscalls,
         *, lookup: Callable[[str], Container], dns: Sequence[str] = (),
         host_files: tuple[Path, Path] = (etcfiles.HOST_HOSTS, etcfiles.HOST_RESOLV),
+        resolver: DnsHub | None = None,
     ) -> None:
         self.networks = networks
         self.store = store
@@ -175,6 +181,8 @@ class ContainerNetworks:
         self.dns = tuple(dns)
         self.host_hosts, self.host_resolv = host_files
         self.events: Events | None = None  # network connect/disconnect events, when set
+        self.resolver = resolver if resolver is not None else _hub_of(networks)
+        self._restore_upstreams()
 
     def emit(self, action: str, network_id: str, container_id: str = "") -> None:
         """A network event as dockerd sends it (``connect``/``disconnect`` name the container;
@@ -240,9 +248,10 @@ class ContainerNetworks:
             else:
                 self._attach_all(container, bundle.netns)
             self.write_files(container)
+            self.set_upstreams(container)
         except BaseException:
             netns.remove(bundle.netns, self.sys)
-            self.networks.release(container.id)
+            self._release(container.id)
             raise
         return replace(bundle, netns="")
 
@@ -281,10 +290,14 @@ class ContainerNetworks:
 
     def release(self, container_id: str) -> None:
         """Everything the container held on its networks (its namespace is gone already)."""
-        held = [e.network_id for e in self.networks.endpoints(container_id)]
+        for endpoint in self._release(container_id):
+            self.emit("disconnect", endpoint.network_id, container_id)
+
+    def _release(self, container_id: str) -> list[Endpoint]:
+        held = self.networks.endpoints(container_id)
         self.networks.release(container_id)
-        for network_id in held:
-            self.emit("disconnect", network_id, container_id)
+        self._drop_upstreams([str(e.ip) for e in held])
+        return held
 
     # -- connect and disconnect ----------------------------------------------------------------
 
@@ -313,6 +326,7 @@ class ContainerNetworks:
         config = replace(config, network_id=network.id)
         if container.state.running:
             self._attach(container, str(self.netns_root / container.id), network, config)
+            self.set_upstreams(container)
             self.emit("connect", network.id, container.id)
         wanted.pop(name or network.name, None)
         wanted[network.name] = config
@@ -334,7 +348,10 @@ class ContainerNetworks:
             raise InvalidArgument(f"container {container.id} is not connected to network "
                                   f"{network.name}")
         if attached:
+            gone = [str(e.ip) for e in self.networks.endpoints(container.id)
+                    if e.network_id == network.id]
             self.networks.detach(container.id, network.id)
+            self._drop_upstreams(gone)
             self.emit("disconnect", network.id, container.id)
         if name is not None:
             del wanted[name]
@@ -384,12 +401,52 @@ class ContainerNetworks:
 
     def resolv_conf(self, container: Container) -> str:
         host = container.host
+        dns = host.dns or self.dns
         nameserver = self.networks.nameserver(container.id)
         if nameserver is not None:  # the embedded DNS of its first user network
-            return etcfiles.resolv_conf(False, (str(nameserver),), host.dns_search,
-                                        ("ndots:0", *host.dns_options), self.host_resolv)
-        return etcfiles.resolv_conf(False, host.dns or self.dns, host.dns_search,
-                                    host.dns_options, self.host_resolv)
+            text = etcfiles.embedded_resolv_conf(str(nameserver), dns, host.dns_search,
+                                                 host.dns_options, self.host_resolv)
+            if text is not None:
+                return text
+            log.error("container %s: an ndots option is invalid: it does not use the embedded "
+                      "dns", container.short_id)
+        return etcfiles.resolv_conf(False, dns, host.dns_search, host.dns_options,
+                                    self.host_resolv)
+
+    # -- the embedded DNS's upstreams ----------------------------------------------------------
+
+    def set_upstreams(self, container: Container) -> None:
+        """Point the embedded DNS at the container's own ``--dns`` servers for each of its
+        addresses (or back at the hub's when it has none: an address may have been another
+        container's)."""
+        if self.resolver is None:
+            return
+        upstreams = container_upstreams(container.host.dns)
+        for endpoint in self.networks.endpoints(container.id):
+            self.resolver.set_upstreams(str(endpoint.ip), upstreams)
+
+    def _drop_upstreams(self, addresses: Sequence[str]) -> None:
+        if self.resolver is not None:
+            for address in addresses:
+                self.resolver.set_upstreams(address, None)
+
+    def _restore_upstreams(self) -> None:
+        """At daemon start: the upstreams of the containers that kept their endpoints (read
+        from their records: the container service loads them later)."""
+        if self.resolver is None:
+            return
+        holders = {e.container_id for network in self.networks.networks()
+                   if not network.default for e in self.networks.network_endpoints(network.id)}
+        for container_id in sorted(holders):
+            directory = self.store.dir(container_id)
+            path = directory / RECORD if (directory / RECORD).exists() else directory / OLD
+            try:
+                container = Container.from_json(json.loads(path.read_bytes()))
+            except (OSError, ValueError, DockyardError) as exc:
+                log.warning("container %s: no upstreams restored: %s", container_id[:12], exc)
+                continue
+            if container.host.dns:
+                self.set_upstreams(container)
 
     def _share_files(self, container: Container, other: Container) -> None:
         """A ``container:`` container sees the hosts and resolv.conf of the one it joins."""
@@ -413,6 +470,21 @@ class ContainerNetworks:
         from dockyard.services import container_network_views as views
 
         return views.summary(self, container)
+
+
+def container_upstreams(dns: Sequence[str]) -> tuple[Upstream, ...] | None:
+    """Where the embedded DNS forwards a container's queries: its own ``--dns`` servers (the
+    IPv4 ones: the hub asks upstreams over IPv4; with only IPv6 ones, nowhere), or None for the
+    hub's upstreams."""
+    if not dns:
+        return None
+    return tuple((server, DNS_PORT) for server in etcfiles.upstreams(dns))
+
+
+def _hub_of(networks: Networks) -> DnsHub | None:
+    """The embedded DNS the network layer serves from, when the wiring did not pass it."""
+    hub = getattr(networks, "_dns", None)
+    return hub if isinstance(hub, DnsHub) else None
 
 
 def endpoint_id(container_id: str, resolved: Mapping[str, EndpointConfig]) -> str:

@@ -5,8 +5,9 @@ and inspect, compose's disconnect/connect before a start, reconciliation after a
 no leaks over create/start/rm cycles.
 
 Traffic goes only to 127.0.0.1, to the containers and to the "outside" namespace made here
-(198.19.53.0/30, in the benchmarking range): the daemon gets ``--dns 198.19.53.2``, so nothing
-asks the host's resolver.
+(198.19.53.0/29, in the benchmarking range): the daemon gets ``--dns 198.19.53.2``, and a
+container given its own ``--dns`` gets 198.19.53.3 (a second stub there), so nothing asks the
+host's resolver.
 """
 
 from __future__ import annotations
@@ -30,13 +31,15 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.containers import etcfiles
+
 from ..conftest import Daemon, _unmount_under, docker, start_daemon, stop
 from .conftest import CLI, bootstrap, kill_leftovers, monitors_under, remove_all
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 STUB = Path(__file__).resolve().parents[2] / "integration" / "network" / "stub_dns.py"
-HOST_END, STUB_ADDRESS = "198.19.53.1", "198.19.53.2"
+HOST_END, STUB_ADDRESS, OWN_ADDRESS = "198.19.53.1", "198.19.53.2", "198.19.53.3"
 STUB_ANSWER = "198.18.0.99"  # what the stub answers for every name
 
 
@@ -49,38 +52,44 @@ class Outside:
     netns: str
     link: str
     stub: subprocess.Popen[str]
+    own: subprocess.Popen[str]  # the stub at OWN_ADDRESS
 
-    def asked(self) -> list[str]:
-        """The names the stub was asked so far (it prints each one)."""
-        self.stub.send_signal(signal.SIGTERM)
-        out, _ = self.stub.communicate(timeout=10)
+    def asked(self, own: bool = False) -> list[str]:
+        """The names the stub (or the other one) was asked so far (it prints each one)."""
+        stub = self.own if own else self.stub
+        stub.send_signal(signal.SIGTERM)
+        out, _ = stub.communicate(timeout=10)
         return out.split()
 
 
 @pytest.fixture
 def outside() -> Iterator[Outside]:
-    """A namespace holding a stub resolver at 198.19.53.2, linked to the host by a veth."""
+    """A namespace holding stub resolvers at 198.19.53.2 and .3, linked to the host by a
+    veth."""
     tag = "dye" + secrets.token_hex(2)
     sh("ip", "netns", "add", tag)
-    stub: subprocess.Popen[str] | None = None
+    stubs: list[subprocess.Popen[str]] = []
     try:
         sh("ip", "link", "add", f"{tag}o", "type", "veth", "peer", "name", "eth0", "netns", tag)
-        sh("ip", "addr", "add", f"{HOST_END}/30", "dev", f"{tag}o")
+        sh("ip", "addr", "add", f"{HOST_END}/29", "dev", f"{tag}o")
         sh("ip", "link", "set", f"{tag}o", "up")
         # replies to masqueraded traffic come in here: this link forwards (the host's global
         # ip_forward stays off, the daemon runs with --ip-forward=false)
         Path(f"/proc/sys/net/ipv4/conf/{tag}o/forwarding").write_text("1")
-        for args in (("addr", "add", f"{STUB_ADDRESS}/30", "dev", "eth0"),
+        for args in (("addr", "add", f"{STUB_ADDRESS}/29", "dev", "eth0"),
+                     ("addr", "add", f"{OWN_ADDRESS}/29", "dev", "eth0"),
                      ("link", "set", "eth0", "up"), ("link", "set", "lo", "up")):
             sh("ip", "-n", tag, *args)
-        stub = subprocess.Popen(["ip", "netns", "exec", tag, sys.executable, "-S", str(STUB),
-                                 STUB_ADDRESS], stdout=subprocess.PIPE, text=True)
-        assert stub.stdout is not None and stub.stdout.readline().strip() == "ready"
-        yield Outside(tag, f"{tag}o", stub)
+        for address in (STUB_ADDRESS, OWN_ADDRESS):
+            stubs.append(subprocess.Popen(["ip", "netns", "exec", tag, sys.executable, "-S",
+                                           str(STUB), address], stdout=subprocess.PIPE, text=True))
+            assert stubs[-1].stdout is not None and stubs[-1].stdout.readline() == "ready\n"
+        yield Outside(tag, f"{tag}o", *stubs)
     finally:
-        if stub is not None and stub.poll() is None:
-            stub.kill()
-            stub.communicate(timeout=10)
+        for stub in stubs:
+            if stub.poll() is None:
+                stub.kill()
+                stub.communicate(timeout=10)
         sh("ip", "link", "del", f"{tag}o", check=False)
         sh("ip", "netns", "del", tag, check=False)
 
@@ -187,6 +196,71 @@ def test_names_aliases_and_forwarding_on_a_user_network(cli: CLI, outside: Outsi
                      "front")).strip()
     assert f"nameserver {gateway}\n" in out and "options ndots:0" in out
     assert "elsewhere.test" in outside.asked()
+
+
+def _host_part() -> tuple[str, list[str]]:
+    """The search line and the options the host's resolv.conf gives a container's file."""
+    host = etcfiles.parse(Path("/etc/resolv.conf").read_text())
+    return (f"search {' '.join(host.search)}\n" if host.search else "", list(host.options))
+
+
+def _embedded(gateway: str, search: str, options: list[str]) -> str:
+    """A user network's resolv.conf as dockerd writes it (the gateway for 127.0.0.11)."""
+    if not any("ndots" in option for option in options):
+        options = [*options, "ndots:0"]
+    return f"{search}nameserver {gateway}\noptions {' '.join(options)}\n"
+
+
+def test_a_containers_dns_servers_are_its_upstreams_on_a_user_network(
+        cli: CLI, outside: Outside) -> None:
+    """As dockerd: on a user network ``--dns`` servers are not in resolv.conf (it names the
+    embedded DNS, with ``options ndots:0``) but where the embedded DNS forwards that
+    container's other queries; a container without ``--dns`` is forwarded to the daemon's
+    ``--dns``; ``--dns-search`` and ``--dns-option`` stay in the file."""
+    ok(cli("network", "create", "front"))
+    gateway = ok(cli("network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}",
+                     "front")).strip()
+    search, options = _host_part()
+
+    def run(name: str, *flags: str) -> tuple[set[str], str]:
+        out = ok(cli("run", "--rm", "--network", "front", *flags, "busybox", "sh", "-c",
+                     f"nslookup {name}; echo ==; cat /etc/resolv.conf"))
+        lookup, _, resolv = out.partition("==\n")
+        return set(addresses(lookup)), resolv
+
+    assert run("own.test", "--dns", OWN_ADDRESS) == \
+        ({STUB_ANSWER}, _embedded(gateway, search, options))
+    assert run("own-search.test", "--dns", OWN_ADDRESS, "--dns-search", "corp.test",
+               "--dns-option", "timeout:3") == \
+        ({STUB_ANSWER}, f"search corp.test\nnameserver {gateway}\noptions timeout:3 ndots:0\n")
+    assert run("daemon.test") == ({STUB_ANSWER}, _embedded(gateway, search, options))
+    own, daemon = set(outside.asked(own=True)), set(outside.asked())
+    assert {"own.test", "own-search.test"} <= own and "daemon.test" not in own
+    assert "daemon.test" in daemon and not {"own.test", "own-search.test"} & daemon
+
+
+def test_connect_and_a_daemon_restart_keep_a_containers_upstreams(
+        net_engine: Daemon, cli: CLI, outside: Outside) -> None:
+    ok(cli("network", "create", "front"))
+    gateway = ok(cli("network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}",
+                     "front")).strip()
+    search, _ = _host_part()
+    ok(cli("run", "-d", "--name", "own", "--dns", OWN_ADDRESS, "--dns-option", "timeout:2",
+           "busybox", "sleep", "300"))
+    assert ok(cli("exec", "own", "cat", "/etc/resolv.conf")) == \
+        f"{search}nameserver {OWN_ADDRESS}\noptions timeout:2\n"
+    ok(cli("network", "connect", "front", "own"))  # dockerd rewrites the file so
+    assert ok(cli("exec", "own", "cat", "/etc/resolv.conf")) == \
+        f"{search}nameserver {gateway}\noptions timeout:2 ndots:0\n"
+    assert set(addresses(ok(cli("exec", "own", "nslookup", "connected.test")))) == {STUB_ANSWER}
+    net_engine.process.send_signal(signal.SIGKILL)  # the container outlives its daemon
+    net_engine.process.wait(10)
+    (net_engine.workdir / "dockyard.sock").unlink()
+    net_engine.process = start_daemon(net_engine.workdir, *net_engine.extra_args).process
+    assert set(addresses(ok(cli("exec", "own", "nslookup", "restarted.test")))) == {STUB_ANSWER}
+    own, daemon = set(outside.asked(own=True)), set(outside.asked())
+    assert {"connected.test", "restarted.test"} <= own
+    assert not {"connected.test", "restarted.test"} & daemon
 
 
 def test_user_networks_are_isolated(cli: CLI) -> None:
