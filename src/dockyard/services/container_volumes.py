@@ -7,7 +7,8 @@ volume, made if missing), then the image's and the container's ``Volumes`` for d
 nothing else covers (each a new anonymous volume). Every volume gets the container as a
 reference (so ``docker volume rm`` refuses it), and a new empty volume gets the image's content
 at its destination copied in (unless ``nocopy``), with the container's root mounted for the
-copy. The settled list replaces ``HostConfig.mounts``: a volume's ``name`` and host path
+copy; when no layer of the container's snapshot holds the destination (:func:`absent`), there
+is nothing to copy and the root is not mounted. The settled list replaces ``HostConfig.mounts``: a volume's ``name`` and host path
 (``source``) are in the record from then on.
 
 At start :meth:`mount` asks the store for each volume (a volume with mount options gets its
@@ -19,7 +20,9 @@ container uses (a named one always stays, as in dockerd).
 from __future__ import annotations
 
 import logging
+import os
 import posixpath
+import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -29,7 +32,7 @@ from typing import Any
 from dockyard.containers.config import MountSpec
 from dockyard.containers.record import Container
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
-from dockyard.mount import mount_all
+from dockyard.mount import Mount, mount_all
 from dockyard.runtime.mounts import secure_join
 from dockyard.services.container_bundle import Bundles
 from dockyard.volumes import VolumeStore
@@ -83,7 +86,7 @@ class ContainerVolumes:
                     made.append(settled[target])
             container = replace(container, host=replace(container.host,
                                                         mounts=tuple(settled.values())))
-            copies = [m for m in made if not m.nocopy]
+            copies = _worth_copying(container, [m for m in made if not m.nocopy], bundles)
             if copies:
                 with _rootfs(container, bundles) as rootfs:
                     for mount in copies:
@@ -152,6 +155,68 @@ class ContainerVolumes:
         """At the daemon's start, after the containers are recovered."""
         self.store.reconcile(containers={c.id for c in containers},
                              running={c.id for c in containers if c.state.running})
+
+
+def _worth_copying(container: Container, copies: list[MountSpec],
+                   bundles: Bundles) -> list[MountSpec]:
+    """The mounts whose destination may exist in the container's root: the others copy
+    nothing, and mounting the root to find that out costs 1.5-2 ms of a 3-4 ms create."""
+    if not copies:
+        return copies
+    layers = layer_dirs(bundles.snapshotter.mounts(container.snapshot))
+    if layers is None:
+        return copies
+    return [m for m in copies if not absent(layers, m.target)]
+
+
+def layer_dirs(mounts: Sequence[Mount]) -> list[str] | None:
+    """The directories whose union a snapshot's mounts show, top first (an overlay's upper,
+    then its lowers; a bind's source); None when they cannot be told."""
+    if len(mounts) != 1:
+        return None
+    mount = mounts[0]
+    if mount.type == "bind":
+        return [mount.source]
+    if mount.type != "overlay":
+        return None
+    upper: list[str] = []
+    lower: list[str] = []
+    for option in mount.options:
+        if "\\" in option:  # escaped ':' or ',' in a path: not worth parsing
+            return None
+        key, _, value = option.partition("=")
+        if key == "upperdir":
+            upper = [value]
+        elif key == "lowerdir":
+            lower = value.split(":")
+    return upper + lower if lower else None
+
+
+def absent(layers: Sequence[str], target: str) -> bool:
+    """Whether ``target`` is certainly missing from the union of ``layers``: no layer holds
+    the whole path, and none has a symlink on the way (it could lead anywhere in the union).
+    An overlay shows no entry that no layer holds, so whiteouts and opaque directories need no
+    reading: they only hide more."""
+    parts = [p for p in posixpath.normpath(target).split("/") if p]
+    if not parts or ".." in parts:
+        return False
+    for layer in layers:
+        path = layer
+        for part in parts:
+            path = os.path.join(path, part)
+            try:
+                mode = os.lstat(path).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                break
+            except OSError:
+                return False
+            if stat.S_ISLNK(mode):
+                return False
+            if not stat.S_ISDIR(mode):
+                break  # a file or a whiteout: no directory to copy from in this layer
+        else:
+            return False  # this layer holds the whole path
+    return True
 
 
 def _volumes(container: Container) -> Iterator[MountSpec]:
