@@ -37,7 +37,7 @@ def binary(ctx: Context, engine: str) -> str:
 
 
 def is_launcher(path: str) -> bool:
-    """Whether `dockyard-runtime` is the -S -I launcher (dockyard.runtime.launcher)."""
+    """Whether `dockyard-runtime` is the -S -I launcher (dockyard.launcher)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as file:
             return "dockyard-runtime launcher" in file.read(512)
@@ -91,7 +91,7 @@ def check(ctx: Context, engine: str, root: Path, bundle: Path) -> None:
     if not os.access(path, os.X_OK):
         raise RowFailed(f"no {path}")
     if engine == "dockyard":
-        launcher = "`python -m dockyard.runtime.launcher` writes the launcher"
+        launcher = "`python -m dockyard.launcher` writes the launcher"
         kind = "launcher, python -S -I" if is_launcher(path) else f"pip's script; {launcher}"
         print(f"  dockyard: {path} ({kind})", flush=True)
         compile_all = (
