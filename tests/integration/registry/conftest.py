@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import http.client
 import os
-import signal
 import ssl
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 from dockyard.oci.digest import Digest
 
 from ...unit.registry.reply import Reply
+from .engine import stop_process
 
 SRC = Path(__file__).resolve().parents[3] / "src"
 
@@ -88,15 +88,8 @@ def start_registry(root: Path, *args: str, tls: bool = False) -> Registry:
 
 def stop_registry(registry: Registry) -> str:
     """Stop by PID (SIGTERM, then SIGKILL); returns what it wrote on stderr."""
-    process = registry.process
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=15)
-    _, err = process.communicate(timeout=10)
+    stop_process(registry.process)
+    _, err = registry.process.communicate(timeout=10)
     return err
 
 

@@ -139,7 +139,8 @@ def start_distribution(root: Path, htpasswd: Path | None = None) -> Distribution
     return Distribution(process, f"127.0.0.1:{port}", root)
 
 
-def stop_process(process: subprocess.Popen[bytes]) -> None:
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Stop by PID: SIGTERM, then SIGKILL after 15 s."""
     if process.poll() is None:
         os.kill(process.pid, signal.SIGTERM)
         try:
