@@ -1,9 +1,8 @@
 """The /etc/hostname, /etc/hosts and /etc/resolv.conf a container gets, as dockerd writes them.
 
 * hostname: ``Config.Hostname`` or the short ID; with host networking the host's name.
-* hosts: libnetwork's default lines, the container's own address line when it has one (not yet:
-  until the Networks issue a container has only loopback), then ``ExtraHosts``; with host
-  networking a copy of the host's /etc/hosts.
+* hosts: libnetwork's default lines, the container's own address line when it has one, then
+  ``ExtraHosts``; with host networking a copy of the host's /etc/hosts.
 * resolv.conf (libnetwork's ``setupDNS``): with ``Dns``, ``DnsSearch`` or ``DnsOptions`` (or
   the daemon's ``--dns``) a file made of three parts, ``search``, ``nameserver`` lines and
   ``options``, each the configured one or else the host's (``--dns-search .`` means no search
