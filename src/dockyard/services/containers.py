@@ -279,12 +279,16 @@ class ContainerService:
         return str(Path("/sys/fs/cgroup") / path.lstrip("/") / "memory.events")
 
     async def _connect_attachers(self, container_id: str, attachers: list[PendingAttach]) -> None:
-        for session in attachers:
+        """Connect the attachers that waited for the start, then let the monitor read the
+        output (the last attach carries the monitor's "go", else a command of its own)."""
+        released = False
+        for number, session in enumerate(attachers, 1):
             if session.connected.done():
                 continue
+            last = number == len(attachers)
             try:
-                reader, writer = await self.sockets.connect(container_id,
-                                                            f"attach {session.flags}")
+                reader, writer = await self.sockets.connect(
+                    container_id, f"attach {session.flags}{'g' if last else ''}")
             except (DockyardError, ConnectionError) as exc:
                 session.connected.set_exception(exc)
                 continue
@@ -295,8 +299,10 @@ class ContainerService:
                 session.connected.set_exception(exc)
                 continue
             session.connected.set_result((reader, writer))
-        with contextlib.suppress(DockyardError, ConnectionError):
-            await self.sockets.command(container_id, "go")
+            released = last
+        if not released:
+            with contextlib.suppress(DockyardError, ConnectionError):
+                await self.sockets.command(container_id, "go")
 
     async def _start_failed(self, container: Container, live: Live, error: DockyardError) -> None:
         """dockerd records a failed start as an exit (127, 126 or 128) with the error."""

@@ -121,6 +121,18 @@ def test_attach_hold_and_exit(launch) -> None:  # type: ignore[no-untyped-def]
         [("stdout", "out\n"), ("stderr", "err\n")], [("stderr", "err\n"), ("stdout", "out\n")])
 
 
+def test_an_attach_with_g_releases_the_hold(launch) -> None:  # type: ignore[no-untyped-def]
+    run = launch("sh", "-c", "echo out; echo err >&2; exit 4", options=("-H",))
+    waiter = run.connect("wait")
+    first = run.connect("attach o")
+    assert first.recv(3) == b"ok\n"
+    last = run.connect("attach eg")  # no "go" command: output flows, the exit comes
+    assert last.recv(3) == b"ok\n"
+    assert frames(read_all(first)) == [(1, b"out\n")]
+    assert frames(read_all(last)) == [(2, b"err\n")]
+    assert read_all(waiter).decode().startswith("exit 4 0 ")
+
+
 def test_attach_filters_streams(launch) -> None:  # type: ignore[no-untyped-def]
     run = launch("sh", "-c", "echo out; echo err >&2", options=("-H",))
     only_err = run.connect("attach e")

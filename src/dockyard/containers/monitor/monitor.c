@@ -24,10 +24,11 @@
  *            read at exit, says whether the kernel's OOM killer struck
  *
  * Protocol: a client connects and sends one line:
- *   attach [i][o][e]   -> "ok\n", then output: docker's 8-byte frames ([stream,0,0,0,len BE32],
+ *   attach [i][o][e][g] -> "ok\n", then output: docker's 8-byte frames ([stream,0,0,0,len BE32],
  *                         1 stdout, 2 stderr) or, with -t, raw bytes; client input is stdin
  *                         (with i); the connection is closed once the process has exited and
- *                         its output is drained
+ *                         its output is drained; g also does what "go" does (the last
+ *                         attacher of a start saves a connection)
  *   go                 -> "ok\n": start reading output (see -H)
  *   wait               -> "exit <code> <oom> <finished ns>\n" once the process has exited
  *   kill <signal>      -> "ok\n", or "gone\n" when the process has been reaped already
@@ -399,6 +400,7 @@ static void command(struct client *c, char *line) {
         sscanf(line + 6, "%7s", flags);
         c->flags = (strchr(flags, 'i') ? A_IN : 0) | (strchr(flags, 'o') ? A_OUT : 0) |
                    (strchr(flags, 'e') ? A_ERR : 0);
+        if (strchr(flags, 'g')) hold = 0;
         c->kind = K_ATTACH;
         c->closing = 0;
         client_text(c, "ok\n");
