@@ -25,7 +25,6 @@ snapshots this fetch committed are removed again, and the blobs that did arrive 
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
 import threading
@@ -37,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.archive.apply import ApplyResult, apply_layer
-from dockyard.archive.compression import Compression, Readable, detect, open_stream
+from dockyard.archive.compression import Compression, Readable, detect
 from dockyard.content.leases import Resource
 from dockyard.content.store import ContentWriter, TeeReader
 from dockyard.errors import (
@@ -51,7 +50,7 @@ from dockyard.errors import (
 from dockyard.images.archive import LABEL_UNCOMPRESSED, LABEL_UNCOMPRESSED_SIZE
 from dockyard.images.assemble import LayerBlob
 from dockyard.images.importer import LABEL_DIFF_SIZE
-from dockyard.images.inflate import Inflater
+from dockyard.images.inflate import Inflater, measure
 from dockyard.images.meter import CHUNK, Counting, Meter
 from dockyard.images.transfer import Transfer
 from dockyard.oci import mediatypes as mt
@@ -325,19 +324,13 @@ class LayerFetcher(Transfer):
         if content.info(digest).labels.get(LABEL_UNCOMPRESSED) == str(layer.diff_id):
             with content.open(digest) as stream:
                 return detect(stream.read(4))
-        hasher = hashlib.sha256()
-        size = 0
-        with content.open(digest) as stream:
-            source = open_stream(stream, str(digest))
-            while chunk := source.read_chunk():
-                hasher.update(chunk)
-                size += len(chunk)
-        if Digest.from_hasher(hasher) != layer.diff_id:
+        actual, size, compression = measure(content, digest)
+        if actual != layer.diff_id:
             raise DataCorrupt(f"invalid diffID for layer {layer.index}: expected {layer.diff_id}"
-                              f", got {Digest.from_hasher(hasher)} (blob {digest})")
+                              f", got {actual} (blob {digest})")
         content.update_labels(digest, {LABEL_UNCOMPRESSED: str(layer.diff_id),
                                        LABEL_UNCOMPRESSED_SIZE: str(size)})
-        return source.compression
+        return compression
 
     def _layer_blob(self, layer: _Layer) -> LayerBlob:
         descriptor = layer.blob.descriptor

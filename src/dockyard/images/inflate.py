@@ -8,14 +8,19 @@ that moves about 0.4 s of inflating off the extracting thread)::
 
 The queue is bounded, so the thread never runs far ahead. An error in the thread (a corrupt
 stream) is raised by the reader at the point the bytes would have come.
+
+:func:`measure` decompresses a stored blob in the caller's thread, to learn its diffID and size.
 """
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import threading
 
 from dockyard.archive.compression import Compression, Readable, open_stream
+from dockyard.content.store import ContentStore
+from dockyard.oci.digest import Digest
 
 _DEPTH = 8  # chunks of about 1 MiB in flight
 _POLL = 0.2
@@ -81,3 +86,16 @@ class Inflater:
             except queue.Empty:
                 break
         self._thread.join()
+
+
+def measure(content: ContentStore, blob: Digest) -> tuple[Digest, int, Compression]:
+    """Decompress stored ``blob``: the digest of its tar (what its diffID should be), the tar's
+    size in bytes, and the blob's compression."""
+    hasher = hashlib.sha256()
+    size = 0
+    with content.open(blob) as stream:
+        source = open_stream(stream, str(blob))
+        while chunk := source.read_chunk():
+            hasher.update(chunk)
+            size += len(chunk)
+    return Digest.from_hasher(hasher), size, source.compression

@@ -29,7 +29,6 @@ blob is an error the caller can still report as an HTTP status.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from dockyard.images.archive import (
     encode_repositories,
     name_annotations,
 )
+from dockyard.images.inflate import measure
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.config import ImageConfig
 from dockyard.oci.descriptor import Descriptor
@@ -235,14 +235,7 @@ def _plan_layer(content: ContentStore, blob: Digest, diff_id: Digest) -> _Layer:
 
 def measure_layer(content: ContentStore, blob: Digest, diff_id: Digest) -> int:
     """Decompress ``blob`` to count its tar's bytes and check its diffID; label the blob."""
-    hasher = hashlib.sha256()
-    size = 0
-    with content.open(blob) as stream:
-        source = open_stream(stream, str(blob))
-        while chunk := source.read_chunk():
-            hasher.update(chunk)
-            size += len(chunk)
-    actual = Digest.from_hasher(hasher)
+    actual, size, _ = measure(content, blob)
     if actual != diff_id:
         raise DataCorrupt(f"layer {blob}: uncompressed it is {actual}, not diffID {diff_id}")
     content.update_labels(blob, {LABEL_UNCOMPRESSED: str(diff_id),
