@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import re
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dockyard.cli.flags import Parsed
 
 _UNIX = re.compile(r"^-?\d+(\.\d{1,9})?$")
 
@@ -32,6 +36,21 @@ def get_timestamp(value: str, now: float | None = None) -> str:
         return value
     seconds, nanos = moment
     return f"{seconds}.{nanos:09d}"
+
+
+def since_until(parsed: Parsed, now: float) -> dict[str, str | list[str]]:
+    """The ``since`` and ``until`` query parameters of the --since and --until given; a value
+    that is no time is a StatusError with its text (``logs``, ``events``)."""
+    from dockyard.cli.session import StatusError
+
+    query: dict[str, str | list[str]] = {}
+    for name in ("since", "until"):
+        if parsed.string(name):
+            try:
+                query[name] = get_timestamp(parsed.string(name), now)
+            except ValueError as exc:
+                raise StatusError(str(exc)) from exc
+    return query
 
 
 def _parse_time(value: str) -> tuple[int, int] | None:

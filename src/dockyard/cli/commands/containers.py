@@ -312,16 +312,10 @@ def run_prune(session: Session, command: Command, parsed: Parsed) -> int:
 def run_logs(session: Session, command: Command, parsed: Parsed) -> int:
     from dockyard.cli.attach import _Frames
     from dockyard.cli.containerio import binary_err
-    from dockyard.cli.timestamps import get_timestamp
+    from dockyard.cli.timestamps import since_until
 
     info = session.client().get(f"/containers/{parsed.args[0]}/json")
-    query: dict[str, str | list[str]] = {"stdout": "1", "stderr": "1"}
-    for name in ("since", "until"):
-        if parsed.string(name):
-            try:
-                query[name] = get_timestamp(parsed.string(name), session.now())
-            except ValueError as exc:
-                raise StatusError(str(exc)) from exc
+    query = {"stdout": "1", "stderr": "1", **since_until(parsed, session.now())}
     for name in ("timestamps", "follow", "details"):
         if parsed.flag(name):
             query[name] = "1"

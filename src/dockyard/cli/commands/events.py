@@ -92,7 +92,7 @@ def _struct(event: dict[str, Any]) -> Any:
 
 def run_events(session: Session, command: Command, parsed: Parsed) -> int:
     from dockyard.cli.template import Template, TemplateError
-    from dockyard.cli.timestamps import get_timestamp
+    from dockyard.cli.timestamps import since_until
     from dockyard.client import encode_filters
     from dockyard.client.engine import decode_lines
 
@@ -103,13 +103,7 @@ def run_events(session: Session, command: Command, parsed: Parsed) -> int:
             template = Template("{{json .}}" if fmt == "json" else fmt)
         except TemplateError as exc:
             raise StatusError(f"Error parsing format: {exc}", 64) from exc
-    query: dict[str, str | list[str]] = {}
-    for name in ("since", "until"):
-        if parsed.string(name):
-            try:
-                query[name] = get_timestamp(parsed.string(name), session.now())
-            except ValueError as exc:
-                raise StatusError(str(exc)) from exc
+    query = since_until(parsed, session.now())
     filters = parse_filters(parsed.strings("filter"), command)
     if filters:
         query["filters"] = encode_filters(filters)
