@@ -105,7 +105,7 @@ def create_cgroup(linux: Linux, container_id: str) -> CgroupHandle:
 def open_cgroup(paths: Mapping[str, str]) -> CgroupHandle:
     from dockyard.runtime import cgroups
 
-    return cgroups.discover().open(paths)
+    return cgroups.open_handle(paths)
 
 
 def compile_seccomp(seccomp: Seccomp | None, sys: Syscalls,

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from dockyard.runtime.cgroups.stats import Stats
+    from dockyard.runtime.ops.delete import Known
     from dockyard.runtime.seccomp import Program
     from dockyard.runtime.spec import Process, Resources, Seccomp
     from dockyard.runtime.state import ContainerState
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 SIGTERM = 15
 PR_SET_CHILD_SUBREAPER = 36
+_KNOWN_LIMIT = 256
 
 
 class Container(Record):
@@ -75,6 +77,8 @@ class Runtime:
         self.sys = sys
         self._helper: int | None = None
         self._filters: dict[Seccomp, Program | None] = {}
+        self._known: dict[str, Known] = {}
+        """The containers this object created: delete skips reading their config back."""
         self._subreaper = subreaper
         if subreaper:
             sys.prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -139,6 +143,12 @@ class Runtime:
                                 helper_fd=self._helper, seccomp_cache=self._filters,
                                 adopt=self._subreaper or self.sys.child_subreaper())
         created = create(self.root, container_id, options, self.sys, start=start)
+        from dockyard.runtime.ops.delete import Known
+
+        self._known[container_id] = Known(pid=created.pid, start_time=created.start_time,
+                                          spec=created.spec)
+        if len(self._known) > _KNOWN_LIMIT:  # deleted elsewhere (the command line): forget
+            del self._known[next(iter(self._known))]
         return Container(id=container_id, pid=created.pid, pidfd=created.pidfd)
 
     def start(self, container_id: str) -> None:
@@ -162,7 +172,9 @@ class Runtime:
         """``delete`` (then the poststop hooks)."""
         from dockyard.runtime.ops.delete import delete
 
-        delete(self.root, container_id, force=force, sys=self.sys)
+        delete(self.root, container_id, force=force, sys=self.sys,
+               known=self._known.get(container_id))
+        self._known.pop(container_id, None)
 
     def pause(self, container_id: str) -> None:
         """Freeze every process of a created or running container (status "paused")."""

@@ -186,6 +186,24 @@ def read_spec(data: bytes, what: str = "config.json") -> Spec:
     )
 
 
+def read_teardown(data: bytes, what: str = "config.json") -> Spec:
+    """The part of a config.json that ``delete`` uses: ``hooks``, ``annotations`` and
+    ``linux.namespaces``; every other field keeps its default (create checked the whole file
+    before it saved it). Skips the seccomp profile, most of Docker's config."""
+    top = loads(data, what)
+    if not isinstance(top, dict):
+        raise InvalidArgument(f"{what}: want a JSON object")
+    obj = _Obj(top, what)
+    hooks = obj.obj("hooks")
+    linux = obj.obj("linux")
+    namespaces = () if linux is None else tuple(
+        Namespace(type=item.string("type", required=True), path=item.string("path"))
+        for item in linux.objs("namespaces"))
+    return Spec(oci_version=obj.string("ociVersion", required=True),
+                hooks=Hooks() if hooks is None else _hooks(hooks),
+                annotations=obj.str_map("annotations"), linux=Linux(namespaces=namespaces))
+
+
 def read_process(data: bytes, what: str) -> Process:
     """Parse a process.json (``exec --process``)."""
     top = loads(data, what)

@@ -103,3 +103,38 @@ def test_the_init_is_the_callers_child_only_for_a_subreaper(tmp_path: Path,
     finally:
         Runtime(DOCKYARD, root).cleanup()
     assert host_picture("parent")["cgroups"] == []
+
+
+REMEMBERS = """
+import os, sys
+from dockyard.runtime.library import Runtime
+root, bundle, same = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+runtime = Runtime(root, subreaper=True)
+null = os.open("/dev/null", os.O_RDWR)
+container = runtime.run("remembered", bundle, stdio=(null, null, null))
+runtime.wait(container)
+with open(os.path.join(root, "remembered", "config.json"), "wb") as file:
+    file.write(b"damaged")       # read back, it would hide the poststop hook
+(runtime if same else Runtime(root)).delete("remembered")
+"""
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_delete_uses_the_config_it_created_with(tmp_path: Path, same: bool) -> None:
+    """The object that created a container does not read its config.json back on delete;
+    any other reads it (and a damaged copy runs no hooks)."""
+    hooked = tmp_path / "hooked"
+    config = runc_spec(args=["true"])
+    config["hooks"] = {"poststop": [{"path": "/bin/sh",
+                                     "args": ["sh", "-c", f"echo stopped > {hooked}"]}]}
+    bundle = make_bundle(tmp_path / "b", config)
+    root = tmp_path / "root"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", REMEMBERS, str(root), str(bundle), str(int(same))],
+            capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+    finally:
+        Runtime(DOCKYARD, root).cleanup()
+    assert hooked.exists() == same
+    assert host_picture("remembered")["cgroups"] == []

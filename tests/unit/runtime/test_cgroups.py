@@ -270,3 +270,14 @@ def test_discover_picks_v2_when_the_root_is_cgroup2(tmp_path: Path) -> None:
     assert isinstance(discover(tmp_path / "cg2", proc), V2Cgroups)
     (proc / "mountinfo").write_text(MOUNTINFO.replace("/sys/fs/cgroup", str(tmp_path / "v1")))
     assert isinstance(discover(tmp_path / "v1", proc), V1Cgroups)
+
+
+def test_remove_takes_a_leaf_at_once_and_child_cgroups_first(tmp_path: Path) -> None:
+    from dockyard.runtime.cgroups import fs
+
+    (tmp_path / "leaf").mkdir()
+    (tmp_path / "tree" / "child" / "grandchild").mkdir(parents=True)
+    fs.remove(str(tmp_path / "leaf"))
+    fs.remove(str(tmp_path / "tree"))
+    fs.remove(str(tmp_path / "gone"))
+    assert list(tmp_path.iterdir()) == []

@@ -24,6 +24,7 @@ from dockyard.runtime.spec import (
     parse,
     parse_process,
 )
+from dockyard.runtime.specread import read_teardown
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "runtime"
 
@@ -88,6 +89,19 @@ def test_dockerd_config_loads_whole() -> None:
     assert spec.linux.cgroups_path.startswith("/docker/")
     assert spec.linux.resources is not None
     assert spec.process.oom_score_adj == 0
+
+
+def test_delete_reads_only_hooks_annotations_and_namespaces() -> None:
+    document = {**RUNC_SPEC, "annotations": {"a": "b"},
+                "hooks": {"poststop": [{"path": "/bin/true", "args": ["true", "x"]}]}}
+    full = load(document)
+    assert read_teardown(json.dumps(document).encode()) == Spec(
+        oci_version="1.0.2-dev", hooks=full.hooks, annotations={"a": "b"},
+        linux=Linux(namespaces=full.linux.namespaces))
+    docker = read_teardown((FIXTURES / "dockerd-busybox-config.json").read_bytes())
+    assert docker.linux.namespace("pid") == Namespace(type="pid")
+    with pytest.raises(InvalidArgument, match=r"config\.json: ociVersion: missing"):
+        read_teardown(b"{}")
 
 
 def test_defaults_of_an_empty_spec() -> None:

@@ -177,6 +177,19 @@ def inner_path(cgroups_path: str, container_id: str) -> str:
     return clean_path(cgroups_path) or clean_path(container_id)
 
 
+def open_handle(paths: Mapping[str, str], root: str | PathLike[str] = "/sys/fs/cgroup") \
+        -> CgroupHandle:
+    """A handle on an existing cgroup from the ``paths`` a handle reported: what
+    ``discover().open(paths)`` gives, without reading the mount table."""
+    if os.path.exists(os.path.join(root, "cgroup.controllers")):
+        from dockyard.runtime.cgroups.v2 import V2Cgroup
+
+        return V2Cgroup(paths[""])
+    from dockyard.runtime.cgroups.v1 import V1Cgroup
+
+    return V1Cgroup(dict(paths))
+
+
 def discover(
     root: str | PathLike[str] = "/sys/fs/cgroup", proc: str | PathLike[str] = "/proc/self"
 ) -> Cgroups:

@@ -70,6 +70,14 @@ def make_dirs(path: str, created: list[str]) -> None:
 
 def remove(path: str) -> None:
     """rmdir ``path`` after its child cgroups; retries EBUSY a few times (as runc does)."""
+    try:  # mostly a leaf: no need to list its control files first
+        os.rmdir(path)
+        return
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EBUSY, errno.ENOTEMPTY):
+            raise SystemCallError("rmdir", exc.errno or errno.EIO, path) from exc
     try:
         children = [entry.path for entry in os.scandir(path) if entry.is_dir(follow_symlinks=False)]
     except FileNotFoundError:

@@ -66,6 +66,8 @@ class Created(Record):
     spec: Spec
     console: int = -1
     """The runtime's end of the terminal relay (``relay_terminal``), else -1."""
+    start_time: int = 0
+    """The init's start time (/proc/<pid>/stat), as state.json has it."""
 
 
 def create(
@@ -115,7 +117,8 @@ def create(
         if theirs >= 0:
             os.close(theirs)
     return Created(pid=spawned.pid, pidfd=spawned.pidfd, directory=directory,
-                   cgroup=cgroup[0] if cgroup else None, spec=config, console=ours)
+                   cgroup=cgroup[0] if cgroup else None, spec=config, console=ours,
+                   start_time=spawned.start_time)
 
 
 def _job(config: Spec, container_id: str, bundle: str, options: CreateOptions,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from dockyard.errors import Conflict, NotFound
+from dockyard.runtime.record import Record
 from dockyard.runtime.state import CREATED, PAUSED, STOPPED
 
 TYPE_CHECKING = False
@@ -26,8 +27,18 @@ if TYPE_CHECKING:
 SIGKILL = 9
 
 
+class Known(Record):
+    """What the process that created a container remembers of it (a warm spawner): its
+    init and the config create parsed. ``delete`` uses the config instead of reading
+    config.json back when state.json names the same init (pid and start time)."""
+
+    pid: int
+    start_time: int
+    spec: Spec
+
+
 def delete(root: StateRoot, container_id: str, *, force: bool = False,
-           sys: Syscalls | None = None) -> None:
+           sys: Syscalls | None = None, known: Known | None = None) -> None:
     try:
         directory = root.open(container_id)
     except NotFound:
@@ -43,7 +54,11 @@ def delete(root: StateRoot, container_id: str, *, force: bool = False,
                 f"cannot delete container {container_id} that is not stopped: {status}")
         if saved is not None and status != STOPPED:
             _kill_and_wait(saved, thaw=status == PAUSED)
-        destroy(directory, saved, sys)
+        spec = None
+        if known is not None and saved is not None and \
+                (saved.pid, saved.start_time) == (known.pid, known.start_time):
+            spec = known.spec
+        destroy(directory, saved, sys, spec)
     finally:
         directory.unlock()
 
@@ -75,10 +90,13 @@ def _kill_and_wait(saved: Saved, *, thaw: bool = False, timeout: float = 10.0) -
         os.close(pidfd)
 
 
-def destroy(directory: ContainerDir, saved: Saved | None, sys: Syscalls | None = None) -> None:
+def destroy(directory: ContainerDir, saved: Saved | None, sys: Syscalls | None = None,
+            spec: Spec | None = None) -> None:
     """Kill what is left in the cgroup, remove the cgroup, then the state directory, then run
-    the poststop hooks."""
-    spec = _spec(directory)
+    the poststop hooks. ``spec``: the container's config when the caller has it (else the
+    copy in the state directory is read)."""
+    if spec is None:
+        spec = _spec(directory)
     if saved is not None and saved.cgroup_paths:
         from dockyard.runtime import confinement
 
@@ -101,11 +119,12 @@ def destroy(directory: ContainerDir, saved: Saved | None, sys: Syscalls | None =
 
 
 def _spec(directory: ContainerDir) -> Spec | None:
-    """The container's config.json as create saved it; None if it is missing or damaged."""
+    """What delete needs of the config.json create saved (``specread.read_teardown``); None
+    if it is missing or damaged."""
     try:
-        from dockyard.runtime.spec import parse
+        from dockyard.runtime.specread import read_teardown
 
-        return parse(directory.read_config())
+        return read_teardown(directory.read_config())
     except Exception:  # a damaged copy: the caller assumes the worst
         return None
 
