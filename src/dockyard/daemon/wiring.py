@@ -174,7 +174,8 @@ def build_networks(config: Config, containers: ContainerService,
         dns.close()
         raise
     attached = ContainerNetworks(manager, containers.store, containers.bundles.netns_root,
-                                 syscalls, lookup=containers.get, dns=config.dns)
+                                 syscalls, lookup=containers.get, dns=config.dns,
+                                 resolver=dns)
     containers.bundles.network = attached
     return NetworkService(manager, attached, config.data_root / "network", containers.all, dns)
 

@@ -62,7 +62,9 @@ class Bundles:
 
     def bundle(self, container: Container) -> Bundle:
         directory = self.root / container.id
-        pinned = "" if container.host.host_network else str(self.netns_root / container.id)
+        # host: the host's namespace; none: a new one the runtime makes (nothing to set up)
+        unpinned = container.host.host_network or container.host.network_mode == "none"
+        pinned = "" if unpinned else str(self.netns_root / container.id)
         if self.network is not None:  # container:<ref> joins the other's namespace
             pinned = self.network.netns_path(container, pinned)
         return Bundle(directory, directory / "rootfs", pinned)

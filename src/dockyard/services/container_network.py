@@ -181,7 +181,7 @@ class ContainerNetworks:
         self.dns = tuple(dns)
         self.host_hosts, self.host_resolv = host_files
         self.events: Events | None = None  # network connect/disconnect events, when set
-        self.resolver = resolver if resolver is not None else _hub_of(networks)
+        self.resolver = resolver
         self._restore_upstreams()
 
     def emit(self, action: str, network_id: str, container_id: str = "") -> None:
@@ -215,13 +215,24 @@ class ContainerNetworks:
 
     def netns_path(self, container: Container, own: str) -> str:
         """The namespace a container's config.json names: its own (``own``), or for
-        ``container:<ref>`` the one the other container pinned."""
+        ``container:<ref>`` the other container's."""
         if network_kind(container.host.network_mode) != "container":
             return own
         try:
-            return str(self.netns_root / self.lookup(container.host.network_mode[10:]).id)
+            return self.namespace_file(self.lookup(container.host.network_mode[10:]))
         except NotFound:
             return own
+
+    def namespace_file(self, container: Container) -> str:
+        """The file of a running container's network namespace: the daemon's pin, or, for a
+        ``none`` container (whose runtime makes the namespace: nothing to set up, nothing to
+        unpin at exit), its process's ``/proc/<pid>/ns/net``; "" if it has none."""
+        pinned = self.netns_root / container.id
+        if pinned.exists():
+            return str(pinned)
+        if network_kind(container.host.network_mode) == "none" and container.state.pid:
+            return f"/proc/{container.state.pid}/ns/net"
+        return ""
 
     def joined_container(self, container: Container) -> Container:
         """The running container whose namespace a ``container:<ref>`` container joins."""
@@ -229,13 +240,16 @@ class ContainerNetworks:
         other = self.lookup(ref)
         if other.id == container.id:
             raise InvalidArgument("cannot join own network")
-        if not other.state.running or not (self.netns_root / other.id).exists():
+        if not other.state.running or not self.namespace_file(other):
             raise Conflict(f"cannot join network of a non running container: {other.id}")
         return other
 
     def setup(self, container: Container, bundle: Bundle) -> Bundle:
         """Pin the namespace, attach, publish, write hosts and resolv.conf (start)."""
         kind = network_kind(container.host.network_mode)
+        if kind == "none":  # the runtime makes its namespace and brings up its loopback
+            self.write_files(container)
+            return bundle
         if kind == "host" or not bundle.netns:
             return bundle
         if kind == "container":
@@ -479,12 +493,6 @@ def container_upstreams(dns: Sequence[str]) -> tuple[Upstream, ...] | None:
     if not dns:
         return None
     return tuple((server, DNS_PORT) for server in etcfiles.upstreams(dns))
-
-
-def _hub_of(networks: Networks) -> DnsHub | None:
-    """The embedded DNS the network layer serves from, when the wiring did not pass it."""
-    hub = getattr(networks, "_dns", None)
-    return hub if isinstance(hub, DnsHub) else None
 
 
 def endpoint_id(container_id: str, resolved: Mapping[str, EndpointConfig]) -> str:

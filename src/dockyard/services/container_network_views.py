@@ -42,7 +42,7 @@ def settings(net: ContainerNetworks, container: Container) -> dict[str, Any]:
         "Bridge": "", "SandboxID": digest("sandbox", container.id) if sandbox else "",
         "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
         "Ports": ports_json(net, container) if running and kind == "bridge" else {},
-        "SandboxKey": str(net.netns_root / container.id) if sandbox else "",
+        "SandboxKey": net.namespace_file(container) if sandbox else "",
         "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
         **{key: (main or {}).get(key, EMPTY_ENDPOINT[key]) for key in (
             "EndpointID", "Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen",

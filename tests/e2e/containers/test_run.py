@@ -5,6 +5,7 @@ inspect, network modes and the /etc files, and a missing image."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -141,6 +142,26 @@ def test_network_modes_and_etc_files(cli: CLI) -> None:
     assert "nameserver 10.9.9.9\n" in out
     code, _, err = cli("run", "--rm", "--network", "nosuchnet", "busybox", "true")
     assert code == 125 and "network nosuchnet not found" in err
+
+
+def test_a_none_container_has_a_namespace_others_can_join(engine: Daemon, cli: CLI) -> None:
+    """--network none: the runtime makes the namespace (the daemon pins nothing); inspect
+    names it by the process, and --network container: joins it."""
+    assert cli("run", "-d", "--name", "lonely", "--network", "none", "busybox", "sleep",
+               "1000")[0] == 0
+    try:
+        pid = int(cli("inspect", "-f", "{{.State.Pid}}", "lonely")[1])
+        key = cli("inspect", "-f", "{{.NetworkSettings.SandboxKey}}", "lonely")[1].strip()
+        assert key == f"/proc/{pid}/ns/net"
+        assert os.listdir(engine.exec_root / "netns") == []
+        code, out, err = cli("run", "--rm", "--network", "container:lonely", "busybox", "sh",
+                             "-c", "readlink /proc/self/ns/net; ip -o link")
+        assert code == 0, err
+        inode, *links = out.splitlines()
+        assert inode == os.readlink(key)
+        assert [line.split(":")[1].strip() for line in links] == ["lo"]
+    finally:
+        cli("rm", "-f", "lonely")
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
