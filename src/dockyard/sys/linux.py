@@ -34,6 +34,11 @@ def _load_libc() -> ctypes.CDLL:
 
 
 _libc = _load_libc()
+# Resolved now (dlsym and a ctypes function object each), not on first use: a warm spawner's
+# forked children make these calls, and each would otherwise redo it on pages it must copy.
+for _name in ("mount", "umount2", "unshare", "setns", "sethostname", "setdomainname", "prctl",
+              "capget", "capset", "syscall"):
+    getattr(_libc, _name)
 _MACHINE = os.uname().machine
 
 
@@ -90,25 +95,30 @@ class _CloneArgs(ctypes.Structure):
 _SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
 _CLONE_PIDFD = 0x1000
 _PR_GET_CHILD_SUBREAPER = 37
-_raw_syscall: list[ctypes._NamedFuncPointer] = []  # libc's syscall(2) called holding the GIL
+_fork_calls: list[ctypes._NamedFuncPointer] = []
+"""libc's syscall(2) called holding the GIL, PyOS_BeforeFork, PyOS_AfterFork_Parent and
+PyOS_AfterFork_Child: resolved once, in the parent (a child would resolve them anew)."""
 
 
 def _clone3(args: _CloneArgs, what: str) -> int:
     """clone3(2) as os.fork: the interpreter's fork hooks around the call, which is made
     holding the GIL (a PyDLL function), so no other thread of ours runs meanwhile. Returns
     0 in the child, the child's pid in the parent."""
-    if not _raw_syscall:
+    if not _fork_calls:
         function = ctypes.PyDLL(None, use_errno=True).syscall
         function.restype = ctypes.c_long
-        _raw_syscall.append(function)
-    ctypes.pythonapi.PyOS_BeforeFork()
-    pid = int(_raw_syscall[0](ctypes.c_long(_SYS_CLONE3), ctypes.byref(args),
-                              ctypes.c_size_t(ctypes.sizeof(args))))
+        api = ctypes.pythonapi
+        _fork_calls.extend((function, api.PyOS_BeforeFork, api.PyOS_AfterFork_Parent,
+                            api.PyOS_AfterFork_Child))
+    syscall, before, after_parent, after_child = _fork_calls
+    before()
+    pid = int(syscall(ctypes.c_long(_SYS_CLONE3), ctypes.byref(args),
+                      ctypes.c_size_t(ctypes.sizeof(args))))
     if pid == 0:
-        ctypes.pythonapi.PyOS_AfterFork_Child()
+        after_child()
         return 0
     error = ctypes.get_errno()
-    ctypes.pythonapi.PyOS_AfterFork_Parent()
+    after_parent()
     if pid < 0:
         raise SystemCallError("clone3", error, what)
     return pid
