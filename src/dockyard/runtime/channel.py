@@ -25,7 +25,8 @@
       | state.json, --pid-file                                        |
       |--- "run" ---------------------------------------------------->|  seccomp
       |<-- end of file -----------------------------------------------|  (closed: create;
-      |                                                               |   execve: run, exec)
+      |                                                               |   run and exec: right
+      |                                                               |   before execve)
 
 When the init is cloned straight from the runtime (``spawn.py``: no user namespace, no pid
 namespace to join) there is no stage 1: the runtime has the pid and a pidfd from clone3, the

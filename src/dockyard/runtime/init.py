@@ -34,7 +34,8 @@ The init of a new container, in runc's order (``standard_init_linux.go``)::
     signals to default, stray fds close-on-exec; seccomp (noNewPrivileges)
     create: close the pipes, open exec.fifo for writing (blocks until ``start``), write "0"
     startContainer hooks
-    execve of the sealed exec helper, which execs the target (exechelper.py)
+    run and exec: close the pipes; execve of the sealed exec helper, which execs the target
+    (exechelper.py)
 
 Stage 1 opens exec.fifo (O_PATH) before it enters the namespaces: in a new user namespace the
 container's root may not search the runtime's --root. With a new user namespace, stage 1
@@ -308,6 +309,16 @@ def _init(job: Job, channel: Channel, fds: Pipes, sys: Syscalls) -> None:
         _wait_for_start(job.fifo_fd)
     if spec.hooks.start_container:
         _run_hooks(job, "startContainer", spec.hooks.start_container, "created", sys)
+    _exec_process(channel, fds, path, argv, env)
+
+
+def _exec_process(channel: Channel, fds: Pipes, path: str, argv: list[str],
+                  env: dict[str, str]) -> NoReturn:
+    """Close the channel (the runtime returns at its end of file), then execve through the
+    sealed helper. Closed now, not by close-on-exec: the execve first tears down this
+    copy of the runtime's address space, which the runtime need not wait for (as runc's init
+    closes its pipe before exec). A failing execve is told on the container's stderr."""
+    channel.close()
     exechelper.execve(fds.helper, path, argv, env)
 
 
@@ -342,7 +353,7 @@ def _exec(job: Job, channel: Channel, fds: Pipes, sys: Syscalls) -> None:
     os.umask(process.user.umask if process.user.umask is not None else 0o022)
     path, argv, env = _become_user(job, sys)
     _handshake(job, channel, sys)
-    exechelper.execve(fds.helper, path, argv, env)
+    _exec_process(channel, fds, path, argv, env)
 
 
 def _become_user(job: Job, sys: Syscalls) -> tuple[str, list[str], dict[str, str]]:
