@@ -253,32 +253,35 @@ class Firewall:
 
     # -- dockerd's FORWARD chain ---------------------------------------------------------------
 
-    def _compat_chain(self) -> str | None:
-        """``DOCKER-USER`` or ``FORWARD`` of iptables-nft's ``ip filter``, if it has one."""
-        try:
-            chains = {item["chain"]["name"] for item in self._nft.json("list chains ip")
-                      if "chain" in item and item["chain"].get("table") == "filter"}
-        except NftError:
-            return None
+    def _compat_listing(self) -> tuple[str, list[dict[str, Any]]] | None:
+        """``DOCKER-USER`` or else ``FORWARD`` of iptables-nft's ``ip filter`` with its rules,
+        if it has one. Listing the chain itself costs 0.03-0.09 ms, a missing one no
+        transaction; ``list chains ip`` would list every chain of every table (0.2 ms)."""
         for name in ("DOCKER-USER", "FORWARD"):
-            if name in chains:
-                return name
+            try:
+                return name, self._nft.json(f"list chain ip filter {name}")
+            except NftError:
+                continue
         return None
 
     def _compat_commands(self, bridge: str) -> list[str]:
-        chain = self._compat_chain()
-        if chain is None or self._compat_rules(lambda c: c == self._comment + bridge):
+        listing = self._compat_listing()
+        if listing is None or self._compat_rules(lambda c: c == self._comment + bridge, listing):
             return []
         comment = _quote(self._comment + bridge)
-        return [f"insert rule ip filter {chain} {side} {_quote(bridge)} counter accept "
+        return [f"insert rule ip filter {listing[0]} {side} {_quote(bridge)} counter accept "
                 f"comment {comment}" for side in ("oifname", "iifname")]
 
-    def _compat_rules(self, wanted: Callable[[str], bool]) -> list[tuple[str, int]]:
-        chain = self._compat_chain()
-        if chain is None:
+    def _compat_rules(
+        self, wanted: Callable[[str], bool],
+        listing: tuple[str, list[dict[str, Any]]] | None = None,
+    ) -> list[tuple[str, int]]:
+        listing = listing or self._compat_listing()
+        if listing is None:
             return []
+        chain, items = listing
         found = []
-        for item in self._nft.json(f"list chain ip filter {chain}"):
+        for item in items:
             rule = item.get("rule")
             comment = rule.get("comment", "") if rule else ""
             if rule and comment.startswith(self._comment) and wanted(comment):
@@ -293,11 +296,11 @@ class Firewall:
 
     def compat_bridges(self) -> set[str]:
         """Bridges that have accept rules in dockerd's chain."""
-        chain = self._compat_chain()
-        if chain is None:
+        listing = self._compat_listing()
+        if listing is None:
             return set()
         found = set()
-        for item in self._nft.json(f"list chain ip filter {chain}"):
+        for item in listing[1]:
             comment = item.get("rule", {}).get("comment", "")
             if comment.startswith(self._comment):
                 found.add(comment.removeprefix(self._comment))

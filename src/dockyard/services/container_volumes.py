@@ -8,8 +8,9 @@ nothing else covers (each a new anonymous volume). Every volume gets the contain
 reference (so ``docker volume rm`` refuses it), and a new empty volume gets the image's content
 at its destination copied in (unless ``nocopy``), with the container's root mounted for the
 copy; when no layer of the container's snapshot holds the destination (:func:`absent`), there
-is nothing to copy and the root is not mounted. The settled list replaces ``HostConfig.mounts``: a volume's ``name`` and host path
-(``source``) are in the record from then on.
+is nothing to copy and the root is not mounted. The settled list replaces
+``HostConfig.mounts``: a volume's ``name`` and host path (``source``) are in the record from
+then on.
 
 At start :meth:`mount` asks the store for each volume (a volume with mount options gets its
 filesystem mounted); after the exit :meth:`unmount` lets go. At removal :meth:`detach` drops
@@ -160,7 +161,7 @@ class ContainerVolumes:
 def _worth_copying(container: Container, copies: list[MountSpec],
                    bundles: Bundles) -> list[MountSpec]:
     """The mounts whose destination may exist in the container's root: the others copy
-    nothing, and mounting the root to find that out costs 1.5-2 ms of a 3-4 ms create."""
+    nothing, and mounting the root to find that out costs about 0.6 ms of a 2.3 ms create."""
     if not copies:
         return copies
     layers = layer_dirs(bundles.snapshotter.mounts(container.snapshot))

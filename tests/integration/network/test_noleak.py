@@ -39,16 +39,31 @@ def snapshot() -> dict[str, list[str]]:
     }
 
 
+_PORT = re.compile(r"^\d+: (\S+?)(@\S+)?: .*\bmaster (\S+)")
+
+
 def ours(before: dict[str, list[str]], after: dict[str, list[str]],
          markers: tuple[str, ...]) -> dict[str, list[str]]:
-    """Lines in one snapshot and not the other that name one of ``markers``."""
+    """Lines in one snapshot and not the other that name one of ``markers``; the lines of a
+    veth enslaved to a bridge that names none (another daemon's, beside the tests) are not."""
+    foreign = _foreign_ports([*before["link"], *after["link"]], markers)
     found = {}
     for key, old in before.items():
         gained = [f"+ {line}" for line in after[key] if line not in old]
         lost = [f"- {line}" for line in old if line not in after[key]]
-        mine = [line for line in gained + lost if any(m in line for m in markers)]
+        mine = [line for line in gained + lost if any(m in line for m in markers)
+                and not any(re.search(rf"\b{name}\b", line) for name in foreign)]
         if mine:
             found[key] = mine
+    return found
+
+
+def _foreign_ports(links: list[str], markers: tuple[str, ...]) -> set[str]:
+    found = set()
+    for line in links:
+        port = _PORT.match(line)
+        if port is not None and not any(m in port.group(3) for m in markers):
+            found.add(port.group(1))
     return found
 
 
