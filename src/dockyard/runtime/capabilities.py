@@ -6,8 +6,10 @@ Order inside the container's init (runc's ``finalizeNamespace``)::
     keep_across_setuid()   PR_SET_KEEPCAPS 1: setuid to a non-root uid keeps "permitted"
     ... the init switches user and groups (setgroups, setgid, setuid) ...
     clear_keep()           PR_SET_KEEPCAPS 0
-    apply()                bounding again, capset(effective, permitted, inheritable), then
-                           PR_CAP_AMBIENT raise/lower for every capability
+    apply()                bounding again (nothing left to drop after the first pass, so
+                           skipped), capset(effective, permitted, inheritable), then the
+                           ambient set: cleared, then each of "ambient" raised (what runc's
+                           raise-or-lower of every capability leaves, in fewer calls)
 
 Names follow ``<linux/capability.h>`` with the ``CAP_`` prefix. A name that is unknown, or that
 this kernel does not have (above /proc/sys/kernel/cap_last_cap), is ignored with a warning, as
@@ -51,6 +53,7 @@ PR_SET_KEEPCAPS = 8
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_LOWER = 3
+PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 _CAP_LAST_CAP = "/proc/sys/kernel/cap_last_cap"
 
@@ -133,10 +136,12 @@ class Capabilities:
         self._sys = sys
         self._masks = masks
         self._last = last
+        self._dropped = False
 
     def drop_bounding(self) -> None:
-        """Drop from the bounding set everything not in ``bounding`` (needs CAP_SETPCAP)."""
-        if not self._sys.capget().effective >> CAP_SETPCAP & 1:
+        """Drop from the bounding set everything not in ``bounding`` (needs CAP_SETPCAP);
+        once done, again is a no-op (a bounding set never grows back)."""
+        if self._dropped or not self._sys.capget().effective >> CAP_SETPCAP & 1:
             return
         for number in range(self._last + 1):
             if self._masks.bounding >> number & 1:
@@ -146,6 +151,7 @@ class Capabilities:
             except SystemCallError as exc:
                 if exc.errno != errno.EINVAL:  # a capability this kernel lacks
                     raise
+        self._dropped = True
 
     def keep_across_setuid(self) -> None:
         """Keep the permitted set when the init switches from uid 0 to another uid."""
@@ -159,12 +165,17 @@ class Capabilities:
         self.drop_bounding()
         masks = self._masks
         self._sys.capset(CapabilitySets(masks.effective, masks.permitted, masks.inheritable))
+        try:
+            self._sys.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+        except SystemCallError as exc:
+            if exc.errno != errno.EINVAL:  # a kernel without ambient capabilities
+                raise SystemCallError("prctl", exc.errno, "ambient clear") from exc
         for number in range(self._last + 1):
-            action = PR_CAP_AMBIENT_RAISE if masks.ambient >> number & 1 else PR_CAP_AMBIENT_LOWER
+            if not masks.ambient >> number & 1:
+                continue
             try:
-                self._sys.prctl(PR_CAP_AMBIENT, action, number)
+                self._sys.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, number)
             except SystemCallError as exc:
                 if exc.errno != errno.EINVAL:
-                    verb = "raise" if action == PR_CAP_AMBIENT_RAISE else "lower"
-                    detail = f"ambient {verb} {NAMES[number]}"
-                    raise SystemCallError("prctl", exc.errno, detail) from exc
+                    raise SystemCallError("prctl", exc.errno,
+                                          f"ambient raise {NAMES[number]}") from exc

@@ -167,9 +167,11 @@ def capabilities(names: CapabilityNames | None, sys: Syscalls) -> Capabilities:
 
             self.drop_bounding()
             sys.capset(CapabilitySets(masks.effective, masks.permitted, masks.inheritable))
-            for number in range(last + 1):
-                raised = masks.ambient >> number & 1
-                action = caps.PR_CAP_AMBIENT_RAISE if raised else caps.PR_CAP_AMBIENT_LOWER
+            # What lowering every capability not in the set leaves, in one call.
+            calls = [(caps.PR_CAP_AMBIENT_CLEAR_ALL, 0)] + [
+                (caps.PR_CAP_AMBIENT_RAISE, number) for number in range(last + 1)
+                if masks.ambient >> number & 1]
+            for action, number in calls:
                 try:
                     sys.prctl(caps.PR_CAP_AMBIENT, action, number)
                 except SystemCallError:
