@@ -206,3 +206,22 @@ def test_attach_to_a_missing_namespace_leaves_nothing(networks: Networks) -> Non
         networks.attach(container_id(1), "/run/netns/dyt-nothing-here")
     assert networks.endpoints(container_id(1)) == []
     assert networks.network_endpoints("bridge") == []
+
+
+def test_a_removed_bridge_leaves_in_the_background_and_its_name_and_subnet_come_back(
+        networks: Networks, netns: Callable[[], str]) -> None:
+    options = {"com.docker.network.bridge.name": "dt-again"}
+    first = networks.create("front", subnet="10.201.60.0/24", options=options)
+    networks.remove("front")  # returns before the kernel has unregistered the bridge
+    with pytest.raises(NotFound):
+        networks.get("front")
+    again = networks.create("front", subnet="10.201.60.0/24", options=options)  # waits for it
+    assert (again.bridge, again.pool.subnet) == (first.bridge, first.pool.subnet)
+    ns = netns()
+    networks.attach(container_id(1), f"/run/netns/{ns}", "front")
+    assert ping(ns, again.pool.gateway)
+    networks.release(container_id(1))
+    networks.remove("front")
+    networks.settle()
+    assert sh("ip", "link", "show", "dt-again", check=False).returncode != 0
+    assert "10.201.60.0/24" not in sh("ip", "route").stdout
