@@ -90,9 +90,12 @@ class Selection:
             selection.images = ancestors(service, filters["ancestor"])
         return selection
 
-    def matches(self, container: Container, item: Mapping[str, Any]) -> bool:
-        """Whether ``container`` (listed as ``item``) passes the filters other than
-        before/since and limit, which depend on the order."""
+    # A container is listed when it passes the filters other than before/since and limit
+    # (those depend on the order): first those its record decides, then those on its item.
+
+    def admits(self, container: Container) -> bool:
+        """The filters the record decides: checked before the list item is made (compose
+        lists its project's containers a few dozen times per ``up``; most are not wanted)."""
         filters, state = self.filters, container.state
         if not state.running and not self.all and self.limit <= 0:
             return False
@@ -109,14 +112,17 @@ class Selection:
         if self.exited and not (not state.running and state.started_at[:4] != "0001" and
                                 state.exit_code in self.exited):
             return False
-        if filters.get("status") and not _match(filters["status"], item["State"]):
-            return False
         health = (state.health or {}).get("Status", "none") if state.health else "none"
         if filters.get("health") and health not in filters["health"]:
             return False
         if filters.get("volume") and not matches_volume(container, filters["volume"]):
             return False
-        if self.images is not None and container.image_id not in self.images:
+        return self.images is None or container.image_id in self.images
+
+    def shows(self, item: Mapping[str, Any]) -> bool:
+        """The filters on what the list item shows: status, network, expose and publish."""
+        filters = self.filters
+        if filters.get("status") and not _match(filters["status"], item["State"]):
             return False
         if filters.get("network") and not _on_network(item, filters["network"]):
             return False
@@ -214,7 +220,8 @@ def list_containers(service: ContainerService, *, all_containers: bool = False,
     now = time.time()
     chosen: list[dict[str, Any]] = []
     before, since = selection.before, selection.since
-    for container in sorted(service.all(), key=lambda c: parse_time(c.created), reverse=True):
+    newest_first = sorted(service.all(), key=lambda c: views.record_time(c.created), reverse=True)
+    for container in newest_first:
         if before is not None:  # skip down to the "before" container, and it too
             if container.id == before:
                 before = None
@@ -223,8 +230,10 @@ def list_containers(service: ContainerService, *, all_containers: bool = False,
             break
         if 0 < limit <= len(chosen):
             break
+        if not selection.admits(container):
+            continue
         item = views.summary(container, now, service.bundles.network)
-        if not selection.matches(container, item):
+        if not selection.shows(item):
             continue
         if size:
             item = with_sizes(service, container, item)

@@ -3,6 +3,7 @@ items, as dockerd 20.10 writes them (engine-api.md section 10)."""
 
 from __future__ import annotations
 
+import functools
 import shlex
 import time
 from collections.abc import Mapping, Sequence
@@ -73,6 +74,13 @@ def network_settings(container: Container) -> dict[str, Any]:
             "Networks": {name: endpoint}}
 
 
+@functools.lru_cache(maxsize=4096)
+def record_time(text: str) -> int:
+    """``parse_time`` of a time in a container's record, remembered: such a text never
+    changes meaning, strptime costs 15-20 us, and every listing reads every container's."""
+    return parse_time(text)
+
+
 def summary(container: Container, now: float | None = None,
             network: ContainerNetworks | None = None) -> dict[str, Any]:
     """A ``GET /containers/json`` item."""
@@ -83,7 +91,7 @@ def summary(container: Container, now: float | None = None,
     return {
         "Id": container.id, "Names": [container.name], "Image": container.config.image,
         "ImageID": container.image_id, "Command": command(container),
-        "Created": parse_time(container.created) // 10**9,
+        "Created": record_time(container.created) // 10**9,
         "Ports": ports,
         "Labels": dict(container.config.labels), "State": container.state.status,
         "Status": status_text(container, now), "HostConfig": {"NetworkMode":
@@ -115,16 +123,16 @@ def status_text(container: Container, now: float | None = None) -> str:
     state = container.state
     now = time.time() if now is None else now
     if state.status == "paused":
-        started = parse_time(state.started_at) / 1e9
+        started = record_time(state.started_at) / 1e9
         return "Up " + human_duration(now - started) + " (Paused)"
     if state.status == RUNNING:
-        started = parse_time(state.started_at) / 1e9
+        started = record_time(state.started_at) / 1e9
         health = (state.health or {}).get("Status")
         suffix = "" if not health else \
             " (health: starting)" if health == "starting" else f" ({health})"
         return "Up " + human_duration(now - started) + suffix
     if state.status == "restarting":
-        finished = parse_time(state.finished_at) / 1e9
+        finished = record_time(state.finished_at) / 1e9
         return f"Restarting ({state.exit_code}) {human_duration(now - finished)} ago"
     if state.status == "created":
         return "Created"
@@ -132,7 +140,7 @@ def status_text(container: Container, now: float | None = None) -> str:
         return "Removal In Progress"
     if state.status == "dead":
         return "Dead"
-    finished = parse_time(state.finished_at) / 1e9
+    finished = record_time(state.finished_at) / 1e9
     if not finished:
         return ""
     return f"Exited ({state.exit_code}) {human_duration(now - finished)} ago"
@@ -173,7 +181,7 @@ def list_containers(service: ContainerService, *, all_containers: bool = False, 
     filters = filters or {}
     now = time.time()
     chosen = []
-    for container in sorted(service.all(), key=lambda c: parse_time(c.created), reverse=True):
+    for container in sorted(service.all(), key=lambda c: record_time(c.created), reverse=True):
         if not all_containers and not container.state.running and "status" not in filters:
             continue
         if not _matches(container, filters):
