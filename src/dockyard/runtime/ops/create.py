@@ -2,9 +2,9 @@
 ``run``, which lets the init go on at once).
 
 Order: read and check config.json and compile the seccomp filter (nothing exists yet, so a
-failure leaves nothing); make ``<root>/<id>`` (locked) with a copy of config.json and, for
-create, exec.fifo; the cgroup; fork (``spawn.py``): stage 1 is put in the cgroup before it
-enters the namespaces; once the init is ready, state.json and the pid file are written.
+failure leaves nothing); make ``<root>/<id>`` (locked) and, for create, exec.fifo; the cgroup;
+clone the init or fork stage 1 (``spawn.py``), which starts in the cgroup; meanwhile the copy
+of config.json is written; once the init is ready, state.json and the pid file are written.
 Any failure kills the processes, removes the cgroup and the state directory: no mount
 (they live in the container's mount namespace), namespace, cgroup or process remains.
 """
@@ -85,7 +85,6 @@ def create(
     spawned: Spawned | None = None
     ours = theirs = -1
     try:
-        directory.save_config(raw)
         if not start:
             directory.make_fifo()
             uid, gid = validate.host_root(config)
@@ -97,7 +96,8 @@ def create(
 
             ours, theirs = console_pair()
             job = job.replace(console_fd=theirs, process=with_terminal_size(job.process))
-        spawned = _spawn(job, sys, directory, cgroup=cgroup, options=options, config=config)
+        spawned = _spawn(job, sys, directory, cgroup=cgroup, options=options, config=config,
+                         raw=raw)
         if start and config.hooks.poststart:
             poststart(job.container_id, bundle, config, spawned.pid, sys)
     except BaseException:
@@ -139,7 +139,7 @@ def _job(config: Spec, container_id: str, bundle: str, options: CreateOptions,
 
 
 def _spawn(job: Job, sys: Syscalls, directory: ContainerDir, *, cgroup: list[CgroupHandle],
-           options: CreateOptions, config: Spec) -> Spawned:
+           options: CreateOptions, config: Spec, raw: bytes) -> Spawned:
     from dockyard.runtime import confinement
     from dockyard.runtime.spawn import spawn
     from dockyard.runtime.state import Saved, rfc3339_nano
@@ -151,7 +151,9 @@ def _spawn(job: Job, sys: Syscalls, directory: ContainerDir, *, cgroup: list[Cgr
     job = job.replace(cgroup=cgroup[0])
 
     def placed(pid: int) -> None:
-        return
+        # The copy of config.json is written while the first child gets going (before
+        # state.json, which ``ready`` writes): nothing in the child needs it.
+        directory.save_config(raw)
 
     def ready(spawned: Spawned) -> None:
         directory.write(Saved(
