@@ -131,6 +131,9 @@ class Job:
     finished: dict[int, threading.Event] = field(default_factory=dict)
     used_args: set[str] = field(default_factory=set)
     cache_sources: list[BaseImage] = field(default_factory=list)
+    on_work: Callable[[], None] = field(default=lambda: None)
+    """Called before a step does work the cache does not spare it (or an image is pulled):
+    stages not started yet start in parallel then (:mod:`dockyard.build.stages`)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def stamp(self) -> Stamp:

@@ -169,7 +169,15 @@ class StageBuilder:
             return self.job.stage_result(index)
         if name == "scratch":
             return BaseImage("", base_config(self.platform))
-        pull = self.job.options.pull
+        return self._image(name, self.job.options.pull)
+
+    def _image(self, name: str, pull: bool) -> BaseImage:
+        """The image ``name``, pulled if ``pull`` is set or it is not here."""
+        if not pull:
+            found = self.job.images.local(name, self.platform)
+            if found is not None:
+                return found
+        self.job.on_work()
         return self.job.images.base(name, self.platform, pull, self.out)
 
     def _triggers(self, triggers: tuple[str, ...]) -> None:
@@ -220,7 +228,14 @@ class StageBuilder:
               config: ContainerConfig | None = None, description: str = "") -> bool:
         """Take the step from the cache if it is there (and the cache is used), else from a
         ``--cache-from`` image whose history has it (``command`` is its history line,
-        ``config`` the container config it leaves)."""
+        ``config`` the container config it leaves). False: the step has work to do."""
+        if self._probe(key, command, config, description):
+            return True
+        self.job.on_work()
+        return False
+
+    def _probe(self, key: str, command: tuple[str, ...], config: ContainerConfig | None,
+               description: str) -> bool:
         if self.job.options.no_cache:
             return False
         if self._cached(key):
@@ -397,7 +412,7 @@ class StageBuilder:
                 raise InvalidArgument(f"invalid from flag value {ref}: index out of bounds")
         if index is not None:
             return self.job.stage_result(index)
-        return self.job.images.base(ref, self.platform, False, self.out)
+        return self._image(ref, False)
 
     def _copy_from(self, instruction: Copy | Add, name: str, sources: list[Source],
                    origin: str) -> None:

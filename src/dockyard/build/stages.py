@@ -6,12 +6,11 @@ skipped, as BuildKit skips them (dockerd 20.10 ran every stage up to the target)
 numbered over the stages run, global ARGs first, as the classic builder numbers them, and the
 build's ``--label`` values are one LABEL step each at the end of the target.
 
-When more than one stage runs and one of them has a RUN, stages run in threads: each starts at
-once and waits for the stages it needs; the last runs in the calling thread. The others are
-started with ``_thread`` rather than ``threading.Thread``, whose ``start`` waits until the new
-thread runs: that wait, for the GIL the new stage holds, cost more than a cached stage. Their
-output is shown in Dockerfile order, the first unfinished stage live and the others held until
-it is done (:class:`StageOutputs`); a failure cancels the rest.
+When more than one stage runs and one of them has a RUN, stages may run in parallel: they run
+one after another in the calling thread until a step has work to do, and then the stages not
+started yet start at once in threads (:class:`_Scheduler`), each waiting for the stages it
+needs. Their output is shown in Dockerfile order, the first unfinished stage live and the
+others held until it is done (:class:`StageOutputs`); a failure cancels the rest.
 """
 
 from __future__ import annotations
@@ -150,24 +149,64 @@ def _parallel(job: Job, dockerfile: Dockerfile, the_plan: Plan,
             return
         outputs.finish(index)
 
-    ended = {index: threading.Event() for index in the_plan.order}
-
-    def run(index: int) -> None:
-        try:
-            work(index)
-        finally:
-            ended[index].set()
-
-    *others, last = the_plan.order
-    for index in others:  # started without waiting for them to start (threading's start does)
-        _thread.start_new_thread(run, (index,))
-    run(last)
-    for index in others:
-        ended[index].wait()
+    scheduler = _Scheduler(work, the_plan.order)
+    job.on_work = scheduler.start_the_rest
+    try:
+        scheduler.run(job.cancel)
+    finally:
+        job.on_work = _nothing
     outputs.flush()
     if errors:
         errors.sort(key=lambda item: _rank(item[1]))
         raise errors[0][1]
+
+
+def _nothing() -> None:
+    pass
+
+
+class _Scheduler:
+    """Runs stages in the calling thread, one after another, until a step has work to do (the
+    cache does not have it, or an image must be pulled): then every stage not started yet
+    starts in a thread of its own. A cached build so starts no thread at all.
+
+    Threads are started with ``_thread`` rather than ``threading.Thread``, whose ``start``
+    waits until the new thread runs: that wait, for the GIL the new stage holds, cost more than
+    a cached stage."""
+
+    def __init__(self, work: Callable[[int], None], order: tuple[int, ...]) -> None:
+        self._work = work
+        self._pending = list(order)
+        self._ended: list[threading.Event] = []
+        self._lock = threading.Lock()
+
+    def start_the_rest(self) -> None:
+        with self._lock:
+            rest, self._pending = self._pending, []
+            events = [threading.Event() for _ in rest]
+            self._ended += events
+        for index, ended in zip(rest, events, strict=True):
+            _thread.start_new_thread(self._thread, (index, ended))
+
+    def _thread(self, index: int, ended: threading.Event) -> None:
+        try:
+            self._work(index)
+        finally:
+            ended.set()
+
+    def run(self, cancel: threading.Event) -> None:
+        """Run the stages; return once every stage started has ended."""
+        while not cancel.is_set():
+            with self._lock:
+                if not self._pending:
+                    break
+                index = self._pending.pop(0)
+            self._work(index)
+        with self._lock:
+            self._pending = []  # a failure: the stages not started never start
+            ended = list(self._ended)
+        for event in ended:
+            event.wait()
 
 
 def _rank(exc: BaseException) -> int:
