@@ -32,7 +32,10 @@ def _run(job: Callable[[Emit, threading.Event], None]) -> tuple[int, list[bytes]
 
 
 def test_messages_arrive_in_order_as_json_lines() -> None:
+    cancels: list[threading.Event] = []
+
     def job(emit: Emit, cancel: threading.Event) -> None:
+        cancels.append(cancel)
         for n in range(50):
             emit({"stream": f"line {n}\n"})
 
@@ -40,6 +43,7 @@ def test_messages_arrive_in_order_as_json_lines() -> None:
     assert status == 200
     assert b"".join(chunks) == b"".join(b'{"stream":"line %d\\n"}\n' % n for n in range(50))
     assert all(chunk.endswith(b"\n") for chunk in chunks)
+    assert not cancels[0].is_set()  # a stream read to its end cancels nothing
 
 
 def test_messages_emitted_before_the_loop_runs_go_in_one_chunk() -> None:

@@ -80,6 +80,12 @@ class _Batches:
 
     # -- the event loop -------------------------------------------------------------------
 
+    @property
+    def ended(self) -> bool:
+        """Whether the job has returned or raised (its worker may not have told the loop)."""
+        with self._lock:
+            return self._end is not None
+
     def gone(self) -> None:
         """The client went away: cancel the job, wake the stream."""
         self.cancel.set()
@@ -104,7 +110,7 @@ async def stream_build(job: Job, request: Request) -> Response:
     batches = _Batches(asyncio.get_running_loop(), request)
     worker = asyncio.ensure_future(asyncio.to_thread(batches.run, job))
     watch = asyncio.ensure_future(request.disconnected.wait())
-    watch.add_done_callback(lambda _: batches.gone())
+    watch.add_done_callback(lambda done: None if done.cancelled() else batches.gone())
     try:
         data, end = await batches.next()
         while not data and end is None:
@@ -116,11 +122,11 @@ async def stream_build(job: Job, request: Request) -> Response:
         watch.cancel()
         await worker
         raise end.error
-    body = _body(batches, data, end, worker, watch)
+    body = _body(batches, data, end, watch)
     return Response(200, {"Content-Type": "application/json"}, body)
 
 
-async def _body(batches: _Batches, data: bytes, end: _End | None, worker: asyncio.Future[None],
+async def _body(batches: _Batches, data: bytes, end: _End | None,
                 watch: asyncio.Future[Any]) -> AsyncIterator[bytes]:
     try:
         while True:
@@ -133,7 +139,7 @@ async def _body(batches: _Batches, data: bytes, end: _End | None, worker: asynci
             yield _error(end.error)
     finally:
         watch.cancel()
-        if not worker.done():
+        if not batches.ended:
             batches.cancel.set()
             log.info("client went away: cancelling the build")
 
