@@ -10,11 +10,13 @@ are the services layer's. On disk::
     <data-root>/build/
       cache/            the step cache (dockyard.build.cache)
       mounts/           RUN --mount=type=cache directories
-      tmp/<build>/      a build's context, downloads and mount points; removed when it ends
+      tmp/<build>/      a build's context, downloads and mount points; removed (in a thread
+                        of its own) once it ends
 """
 
 from __future__ import annotations
 
+import _thread
 import logging
 import threading
 import time
@@ -75,6 +77,8 @@ class Builder:
         self.executor = executor
         self.docker_version = docker_version
         self.clock = clock
+        self._removing = threading.Condition()
+        self._removals = 0
         self.tmp.mkdir(parents=True, exist_ok=True)
 
     def recover(self) -> None:
@@ -109,8 +113,32 @@ class Builder:
             return self._build(context, options, emit, cancel=cancel, workdir=workdir,
                                images=images or self.images)
         finally:
+            self._discard(workdir)
+
+    def _discard(self, workdir: Path) -> None:
+        """Remove a build's files in a thread of their own: the client need not wait for it
+        (it cost a tenth of a cached build). Nothing is mounted there any more; what a crash
+        leaves, :meth:`recover` removes."""
+        with self._removing:
+            self._removals += 1
+        try:
+            _thread.start_new_thread(self._remove, (workdir,))
+        except RuntimeError:  # no thread to be had: remove them here
+            self._remove(workdir)
+
+    def _remove(self, workdir: Path) -> None:
+        try:
             with suppress(OSError):
                 remove_tree(str(workdir))
+        finally:
+            with self._removing:
+                self._removals -= 1
+                self._removing.notify_all()
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until the files of finished builds are gone; False if ``timeout`` passed."""
+        with self._removing:
+            return self._removing.wait_for(lambda: self._removals == 0, timeout)
 
     def _build(self, stream: BinaryIO | IO[bytes] | None, options: BuildOptions, emit: Emit,
                *, cancel: threading.Event | None, workdir: Path,

@@ -52,6 +52,7 @@ def service(tmp_path: Path) -> Iterator[BuildService]:
         service = BuildService(root, images, real(), executor=executor)
         images._gc_roots = service.gc_roots
         yield service
+        assert service.builder.settle(30)
         assert [i.name for i in root.snapshotter.walk() if "build" in i.name] == []
         assert not any(str(tmp_path) in line for line in Path("/proc/self/mounts").read_text()
                        .splitlines())
