@@ -39,10 +39,11 @@ def write(path: Path, data: Any) -> None:
         old = path.with_name(path.name + OLD_SUFFIX)
         try:
             os.rename(path, old)
-        except FileNotFoundError:
-            old = None
+            moved = True
+        except FileNotFoundError:  # the first write
+            moved = False
         os.rename(temp, path)
-        if old is not None:
+        if moved:
             os.unlink(old)
     except OSError as exc:
         raise SystemCallError("write", exc.errno or errno.EIO, str(path)) from exc
