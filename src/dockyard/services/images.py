@@ -257,7 +257,10 @@ class ImageService:
         """Point record ``key`` at ``image``; the image it leaves keeps a dangling record."""
         before = self.catalog.images()
         previous = next((i for i in before.values() if any(r.name == key for r in i.records)), None)
-        self.root.images.set(key, image.records[0].target)
+        target = image.records[0].target
+        if previous is None or not any(r.name == key and r.target == target
+                                       for r in previous.records):  # else: there already
+            self.root.images.set(key, target)
         for record in image.records:
             if is_dangling(record.name):
                 self.root.images.delete(record.name)

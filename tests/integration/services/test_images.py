@@ -107,6 +107,17 @@ def test_tag_keeps_names_fully_qualified_and_sorted(service: ImageService,
         service.tag("busybox", "docker.io/library/x", "bad tag")
 
 
+def test_a_tag_already_in_place_writes_nothing(service: ImageService,
+                                               data_root: DataRoot) -> None:
+    image = import_tar(service, {"f": b"1"}, "docker.io/library/app")
+    index = data_root.root / "images" / "index.json"
+    before = index.stat()
+    assert service.tag(str(image), "docker.io/library/app") == "app:latest"  # as a rebuild does
+    after = index.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert service.inspect("app")["RepoTags"] == ["app:latest"]
+
+
 def test_moving_a_tag_leaves_the_old_image_dangling(service: ImageService) -> None:
     old = import_tar(service, {"f": b"1"}, "docker.io/library/app")
     new = import_tar(service, {"f": b"22"}, "docker.io/library/app")
