@@ -50,7 +50,7 @@ def service(tmp_path: Path) -> Iterator[BuildService]:
         images = ImageService(root)
         executor = RuntimeExecutor(tmp_path / "exec", real(), runtime_command("dockyard", {}))
         service = BuildService(root, images, real(), executor=executor)
-        images._gc_roots = service.gc_roots
+        images.add_gc_roots(service.gc_roots)
         yield service
         assert service.builder.settle(30)
         assert [i.name for i in root.snapshotter.walk() if "build" in i.name] == []
