@@ -25,10 +25,14 @@ def test_proc_figures_of_this_process(bench_module: BenchModule) -> None:
 def test_monitors_are_matched_by_name_and_container_id(bench_module: BenchModule) -> None:
     busybox = bench_module("bench.busybox")
     cid = "ab" * 32
-    # a process whose argv[0] reads like a monitor's, naming the container in its arguments
-    child = subprocess.Popen(["conmon-fake", "-c", cid], executable=sys.executable,
-                             stdin=subprocess.PIPE)
+    # a process whose argv[0] reads like a monitor's, naming the container in its arguments;
+    # it says when it runs (before its exec, its command line is pytest's) and lives until
+    # its stdin closes (a program that ended would have no command line)
+    program = f"import sys; print('ready', flush=True); sys.stdin.read()  # {cid}"
+    child = subprocess.Popen(["conmon-fake", "-c", program], executable=sys.executable,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
         assert busybox.monitors("podman", [cid]) == [child.pid]
         assert busybox.monitors("podman", ["cd" * 32]) == []
         assert busybox.monitors("dockyard", [cid]) == []
