@@ -8,7 +8,7 @@ inside the container's namespace; after that any thread may use it.
 in a container's namespace by an exception would send the next request's traffic there, so
 :func:`run_in` enters the namespace in a short-lived thread made for the purpose: the thread
 switches, does its one job (open a socket, write a sysctl) and ends. Alternatives measured on
-the 2-vCPU VM (median of 200, bench row network_attach):
+the 2-vCPU VM when this was written (median of 200 each):
 
 - a fresh thread that setns's and opens the socket: about 0.1 ms;
 - setns there and back in the calling thread: about 0.02 ms cheaper, but a failure between the
