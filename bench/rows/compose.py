@@ -11,6 +11,13 @@ started); its teardown (untimed) is `down -v`. compose_down's setup (untimed) is
 times `docker-compose -p <project> down -v` (three stops and removals, the network and the volume
 removed). Each iteration has a project name of its own (dybench_<row>_<pid>_<i>).
 
+What is reachable: docker-compose is a Python program, and on this 2-vCPU VM it takes about
+210 ms before its first request and 40-50 ms to exit after its last (`docker-compose version`,
+`docker-compose -p empty ps` and `-p empty down -v` against dockyardd: 210-215 ms; against
+dockerd 245 ms). Against dockyardd, `up -d` spends about 60 ms waiting on the daemon (three
+starts side by side are half of it) and `down -v` about 25 ms. So `down -v` cannot reach 3x of
+dockerd's 570-700 ms whatever the daemon does, and `up -d` only with a daemon at ~20 ms.
+
 Untimed, once per engine (check): the row's dockyardd starts; the busybox rootfs tar is imported
 into each daemon as dockyard-bench/busybox:latest; one warm-up up/down. At the end whatever a
 project of this run left in dockerd is taken down by project name (`down -v`), the image is removed
