@@ -147,6 +147,9 @@ def requested_networks(mode: str, endpoints: Any, host_echo: Mapping[str, Any]) 
     return {primary: wanted.pop(primary, EndpointConfig()), **wanted}
 
 
+REQUESTED_CACHE = 4096  # containers whose parsed networks.json is kept
+
+
 def save_networks(directory: Path, wanted: Mapping[str, EndpointConfig]) -> None:
     """Keep what a container asked for in its directory (``networks.json``)."""
     data = {"Networks": {k: v.to_json() for k, v in wanted.items()}}
@@ -182,6 +185,7 @@ class ContainerNetworks:
         self.host_hosts, self.host_resolv = host_files
         self.events: Events | None = None  # network connect/disconnect events, when set
         self.resolver = resolver
+        self._requested: dict[str, dict[str, EndpointConfig]] = {}
         self._restore_upstreams()
 
     def emit(self, action: str, network_id: str, container_id: str = "") -> None:
@@ -199,11 +203,25 @@ class ContainerNetworks:
     # -- what a container asked for ------------------------------------------------------------
 
     def requested(self, container: Container) -> dict[str, EndpointConfig]:
-        """Network name (as asked) -> its endpoint config, the primary network first."""
-        return load_networks(self.store.dir(container.id), container.host.network_mode)
+        """Network name (as asked) -> its endpoint config, the primary network first.
+
+        Every list asks this of every container (compose lists a few dozen times per up), so
+        the parsed file is kept: the file is written at create (a new id, not kept yet) and
+        otherwise only through :meth:`_save`, which keeps what it writes."""
+        cached = self._requested.get(container.id)
+        if cached is None:
+            cached = load_networks(self.store.dir(container.id), container.host.network_mode)
+            self._keep(container.id, cached)
+        return dict(cached)
 
     def _save(self, container_id: str, wanted: Mapping[str, EndpointConfig]) -> None:
         save_networks(self.store.dir(container_id), wanted)
+        self._keep(container_id, dict(wanted))
+
+    def _keep(self, container_id: str, wanted: dict[str, EndpointConfig]) -> None:
+        if len(self._requested) >= REQUESTED_CACHE:
+            self._requested.clear()
+        self._requested[container_id] = wanted
 
     def find(self, name: str) -> Network | None:
         try:
