@@ -68,14 +68,25 @@ def spawn(
     Returns once the init has gone past the runtime's part (create: waits on exec.fifo;
     run and exec: has called execve). On failure the processes are killed and waited for."""
     check_single_threaded()
-    if adopt and job.kind == "init":
-        from dockyard.runtime import namespaces
+    import gc
 
-        if namespaces.direct(job.plan):
-            cloned = _clone(job, sys, helper_fd)
-            if cloned is not None:
-                return _direct(job, cloned, placed=placed, ready=ready, hooks=hooks)
-    return _staged(job, sys, placed=placed, ready=ready, helper_fd=helper_fd, hooks=hooks)
+    # No collection while a child shares our pages: a collection writes to every object it
+    # walks, and each page written then is copied (in the child, before it can disable the
+    # collector itself; in the runtime, until the child has called execve).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        if adopt and job.kind == "init":
+            from dockyard.runtime import namespaces
+
+            if namespaces.direct(job.plan):
+                cloned = _clone(job, sys, helper_fd)
+                if cloned is not None:
+                    return _direct(job, cloned, placed=placed, ready=ready, hooks=hooks)
+        return _staged(job, sys, placed=placed, ready=ready, helper_fd=helper_fd, hooks=hooks)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _staged(

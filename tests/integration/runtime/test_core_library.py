@@ -45,6 +45,8 @@ results["init"] = runtime.wait(box)
 runtime.delete("box")
 results["list"] = [s.id for s in runtime.list()]
 runtime.close()
+import gc
+results["gc"] = gc.isenabled()                       # off only while a child shares pages
 print(json.dumps(results))
 """
 
@@ -63,7 +65,8 @@ def test_warm_spawner(tmp_path: Path) -> None:
         Runtime(DOCKYARD, root).cleanup()
     line = "out\n0 1 2 3 SigIgn:\t0000000000000000\n"
     assert results == {"status0": 0, "status1": 0, "status2": 0, "output": line * 3,
-                       "state": "running", "exec": 4, "ps": 1, "init": 137, "list": []}
+                       "state": "running", "exec": 4, "ps": 1, "init": 137, "list": [],
+                       "gc": True}
     assert host_picture("lib0")["cgroups"] == host_picture("box")["cgroups"] == []
 
 
