@@ -341,22 +341,25 @@ class ContainerService:
                                              oom_killed=status.oom_killed,
                                              finished_at=format_time(status.finished_ns))
             self._containers[container_id] = container
-            # the runtime's state, the mounts and the record are independent: all at once.
-            # An AutoRemove container is removed next (which releases and unmounts), so its
-            # record is not written, and nothing waits for its runtime state (only a new start
-            # of the same id would).
-            if container.host.auto_remove:
-                self._background(self._delete_runtime_state(container))
-            else:
-                await asyncio.gather(asyncio.to_thread(self.bundles.cleanup, container),
-                                     self._delete_runtime_state(container),
-                                     asyncio.to_thread(self.store.save, container))
+            if not container.host.auto_remove:  # addresses, ports, volumes: wanted at once
+                await asyncio.to_thread(self.bundles.release, container)
             live.watcher = None
             live.stopped.set()
             if status.oom_killed:
                 self._emit("oom", container)
             self._emit("die", container, exitCode=str(status.code))
-            live.resolve(WaitResult(status.code))
+            live.resolve(WaitResult(status.code))  # stop, kill and wait answer now
+            # The runtime's state, the root's mount and the record are independent: all at
+            # once, under the lock, which whatever needs them gone takes first (start, rm,
+            # cp). An AutoRemove container is removed next (which releases and unmounts), so
+            # its record is not written, and nothing waits for its runtime state (only a new
+            # start of the same id would).
+            if container.host.auto_remove:
+                self._background(self._delete_runtime_state(container))
+            else:
+                await asyncio.gather(asyncio.to_thread(self.bundles.remove_rootfs, container.id),
+                                     self._delete_runtime_state(container),
+                                     asyncio.to_thread(self.store.save, container))
         for callback in self.on_exit:  # restart policies may start it again: no lock held
             await callback(container)
         if container.host.auto_remove:
