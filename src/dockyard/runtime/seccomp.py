@@ -271,7 +271,15 @@ class Seccomp:
 
     def __init__(self, sys: Syscalls, lib: scmp.LibSeccomp | None = None) -> None:
         self._sys = sys
-        self._lib = lib or scmp.LibSeccomp()
+        self._given = lib
+
+    @property
+    def _lib(self) -> scmp.LibSeccomp:
+        """libseccomp, loaded on first use: only :meth:`compile` needs it (the container's
+        init, which only loads a program, would pay for binding its functions anew)."""
+        if self._given is None:
+            self._given = scmp.LibSeccomp()
+        return self._given
 
     def compile(self, spec: SeccompSpec) -> Program:
         """Validates and builds; every error names the field of ``linux.seccomp`` at fault."""
