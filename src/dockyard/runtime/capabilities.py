@@ -179,3 +179,24 @@ class Capabilities:
                 if exc.errno != errno.EINVAL:
                     raise SystemCallError("prctl", exc.errno,
                                           f"ambient raise {NAMES[number]}") from exc
+
+
+class RuncCapabilities(Capabilities):
+    """As runc applies them: gocapability's ``Apply`` ignores every error of an ambient
+    raise or lower and goes on with the next capability, so one missing from the
+    inheritable set (as in ``runc spec``'s config) is simply not raised, where
+    :meth:`Capabilities.apply` stops at the first such error."""
+
+    def apply(self) -> None:
+        self.drop_bounding()
+        masks = self._masks
+        self._sys.capset(CapabilitySets(masks.effective, masks.permitted, masks.inheritable))
+        # What lowering every capability not in the set leaves, in one call.
+        calls = [(PR_CAP_AMBIENT_CLEAR_ALL, 0)] + [
+            (PR_CAP_AMBIENT_RAISE, number) for number in range(self._last + 1)
+            if masks.ambient >> number & 1]
+        for action, number in calls:
+            try:
+                self._sys.prctl(PR_CAP_AMBIENT, action, number)
+            except SystemCallError:
+                continue

@@ -153,31 +153,7 @@ def capabilities(names: CapabilityNames | None, sys: Syscalls) -> Capabilities:
         bounding=names.bounding, effective=names.effective, inheritable=names.inheritable,
         permitted=names.permitted, ambient=names.ambient)
     last = caps.last_cap()
-    masks = caps.resolve(spec, last)
-
-    class RuncAmbient(caps.Capabilities):
-        """runc (gocapability's ``Apply``) ignores every error of an ambient raise or lower
-        and goes on with the next capability: one missing from the inheritable set (as in
-        ``runc spec``'s config) is simply not raised. ``Capabilities.apply`` stops at the
-        first such error; until it follows runc, the ambient step is done here."""
-
-        def apply(self) -> None:
-            from dockyard.errors import SystemCallError
-            from dockyard.sys import CapabilitySets
-
-            self.drop_bounding()
-            sys.capset(CapabilitySets(masks.effective, masks.permitted, masks.inheritable))
-            # What lowering every capability not in the set leaves, in one call.
-            calls = [(caps.PR_CAP_AMBIENT_CLEAR_ALL, 0)] + [
-                (caps.PR_CAP_AMBIENT_RAISE, number) for number in range(last + 1)
-                if masks.ambient >> number & 1]
-            for action, number in calls:
-                try:
-                    sys.prctl(caps.PR_CAP_AMBIENT, action, number)
-                except SystemCallError:
-                    continue
-
-    return RuncAmbient(sys, masks, last)
+    return caps.RuncCapabilities(sys, caps.resolve(spec, last), last)
 
 
 def connect_console(path: str) -> int:

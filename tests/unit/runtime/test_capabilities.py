@@ -15,6 +15,7 @@ from dockyard.runtime.capabilities import (
     Capabilities,
     CapabilityMasks,
     CapabilitySpec,
+    RuncCapabilities,
     last_cap,
     mask,
     names,
@@ -101,3 +102,18 @@ def test_a_failing_capset_is_an_error() -> None:
     with pytest.raises(SystemCallError, match="capset"):
         masks = CapabilityMasks(bounding=0, effective=1, inheritable=0, permitted=1, ambient=0)
         Capabilities(sys, masks, last=1).apply()
+
+
+def test_runc_order_ignores_ambient_errors_as_runc_does() -> None:
+    sys = RecordingSyscalls(fail={"prctl": 1})  # EPERM: not in the inheritable set
+    masks = CapabilityMasks(bounding=0b111, effective=0b1, inheritable=0, permitted=0b1,
+                            ambient=0b101)
+    RuncCapabilities(sys, masks, last=2).apply()
+    assert sys.calls == [
+        Call("capget", ()),
+        Call("capset", (CapabilitySets(effective=1, permitted=1, inheritable=0),)),
+        Call("prctl", (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)),
+        Call("prctl", (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, 0, 0, 0)),
+        Call("prctl", (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, 2, 0, 0)),
+    ]
+
