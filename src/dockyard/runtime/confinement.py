@@ -115,10 +115,12 @@ def compile_seccomp(seccomp: Seccomp | None, sys: Syscalls,
     spawner passes a ``cache``: the same profile (Docker's, mostly) is compiled once."""
     if seccomp is None:
         return None
-    if cache is not None:
-        if seccomp not in cache:
-            cache[seccomp] = compile_seccomp(seccomp, sys)
-        return cache[seccomp]
+    if cache is not None:  # one lookup: hashing and comparing a profile takes ~20 µs each
+        try:
+            return cache[seccomp]
+        except KeyError:
+            program = cache[seccomp] = compile_seccomp(seccomp, sys)
+            return program
     from dockyard.runtime import seccomp as filters
 
     spec = filters.SeccompSpec(
