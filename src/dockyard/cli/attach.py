@@ -21,9 +21,12 @@ import select
 import signal
 import socket
 from collections.abc import Callable
-from typing import Any, BinaryIO
 
 from dockyard.cli.session import StatusError
+
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 DEFAULT_DETACH = b"\x10\x11"  # ctrl-p, ctrl-q
 # the signals Go's signal.Notify(c) delivers that the docker CLI forwards (not CHLD, PIPE, URG)

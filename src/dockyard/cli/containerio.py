@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import select
 from collections.abc import Callable
-from typing import IO, Any, BinaryIO
 
 from dockyard.cli.attach import Signals, Stream, detach_keys, terminal_size
 from dockyard.cli.session import Session, StatusError
+
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
+if TYPE_CHECKING:
+    from typing import IO, Any, BinaryIO
 
 ESCAPED = "read escape sequence"  # attach and exec end so after a detach (moby term)
 

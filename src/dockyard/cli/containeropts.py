@@ -13,11 +13,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any
 
 from dockyard.cli import optvalues
 from dockyard.cli.flags import Command, Flag, Parsed, UsageError
 from dockyard.cli.session import StatusError
+
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
+if TYPE_CHECKING:
+    from typing import Any
 
 F = Flag
 CONTAINER_FLAGS = (

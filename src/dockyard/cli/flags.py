@@ -10,9 +10,13 @@ flag error but 1 for a wrong argument count (cli/required.go). A table of :class
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
-Kind = Literal["bool", "string", "list", "int"]
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
+if TYPE_CHECKING:
+    from typing import Literal
+
+    Kind = Literal["bool", "string", "list", "int"]
+
 PROG = "dockyard"
 
 

@@ -10,11 +10,14 @@ with the tabwriter (minwidth 10, padding 3).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from dockyard.cli.session import StatusError
 from dockyard.cli.tabwriter import TabWriter, display_width
 from dockyard.cli.template import HEADER_FUNCS, Template, TemplateError
+
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class FormatError(StatusError):

@@ -12,10 +12,13 @@ import os
 import sys
 from collections.abc import Sequence
 from importlib import import_module
-from typing import TextIO
 
 from dockyard.cli.flags import Command, Flag, HelpRequested, Parsed, UsageError, help_text, parse
 from dockyard.cli.session import Session, StatusError
+
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
+if TYPE_CHECKING:
+    from typing import TextIO
 
 DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, BinaryIO, TextIO
 
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
 if TYPE_CHECKING:
+    from typing import IO, BinaryIO, TextIO
+
     from dockyard.client import Client
 
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import IO, Any
 
 from dockyard import errors
 from dockyard.client.transport import DEFAULT_HOST, Address, Connection, Response
+
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 MAX_API_VERSION = "1.41"
 FALLBACK_API_VERSION = "1.24"  # what the Go client assumes when /_ping has no Api-Version

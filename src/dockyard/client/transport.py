@@ -15,9 +15,12 @@ from __future__ import annotations
 import io
 import socket
 from collections.abc import Iterator, Mapping
-from typing import IO
 
 from dockyard.errors import DataCorrupt, InvalidArgument, Unavailable
+
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
+if TYPE_CHECKING:
+    from typing import IO
 
 DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
 UPLOAD_CHUNK = 64 * 1024

@@ -11,7 +11,7 @@ from dockyard.cli.main import run
 run(["-H", "unix:///nonexistent/dockyard.sock", "version"])
 print("MODULES", " ".join(sorted(sys.modules)))
 """
-FORBIDDEN = ("asyncio", "http.server", "http.client", "ctypes", "dockyard.daemon",
+FORBIDDEN = ("typing", "asyncio", "http.server", "http.client", "ctypes", "dockyard.daemon",
              "dockyard.api", "dockyard.services", "dockyard.store", "dockyard.images",
              "ssl", "email", "argparse", "tarfile", "dockyard.oci.reference")
 

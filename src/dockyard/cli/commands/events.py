@@ -13,11 +13,14 @@ exits 64, before any request.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from dockyard.cli.commands.images import parse_filters
 from dockyard.cli.flags import Command, Flag, Parsed
 from dockyard.cli.session import Session, StatusError
+
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
+if TYPE_CHECKING:
+    from typing import Any
 
 _FLAGS = (
     Flag("filter", "f", "list", "Filter output based on conditions provided", metavar="filter"),

@@ -6,12 +6,14 @@ headers (formatter/image.go, formatter_history.go), the same messages and exit s
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockyard.cli import formatter, units
 from dockyard.cli.flags import Command, Flag, Parsed, UsageError
 from dockyard.cli.session import Session, StatusError
 from dockyard.cli.template import Struct
+
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT_HELP = ("Format output using a custom template:\n'table': Print output in table format "
                "with column headers (default)\n'table TEMPLATE': Print output in table format "

@@ -7,13 +7,15 @@ when a ``--format`` uses ``.Size``), ``filters`` in the map form.
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockyard.cli import formatter, units
 from dockyard.cli.commands.images import FORMAT, parse_filters, truncate_id
 from dockyard.cli.flags import Command, Flag, Parsed
 from dockyard.cli.session import Session
 from dockyard.cli.template import Struct
+
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
+if TYPE_CHECKING:
+    from typing import Any
 
 TABLE = ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}"
          "\t{{.Names}}")

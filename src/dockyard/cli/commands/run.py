@@ -10,11 +10,13 @@ invoke) or 127 (not found) as toStatusError decides from the message.
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockyard.cli.containeropts import CONTAINER_FLAGS, HIDDEN, Values, config_body, with_help
 from dockyard.cli.flags import Command, Flag, Parsed
 from dockyard.cli.session import Session, StatusError
+
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
+if TYPE_CHECKING:
+    from typing import Any
 
 _RUN_ONLY = (
     Flag("detach", "d", help="Run container in background and print container ID"),

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 from dockyard.cli import formatter, units
 from dockyard.cli.flags import Command, Flag, Parsed
 from dockyard.cli.session import Session, StatusError
 from dockyard.cli.template import Struct
+
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
+if TYPE_CHECKING:
+    from typing import Any
 
 VERSION_TEMPLATE = """{{with .Client -}}
 Client:

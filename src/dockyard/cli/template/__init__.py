@@ -9,7 +9,6 @@ templates/templates.go). Errors read as Go's: ``template: :1: unclosed action`` 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from dockyard.cli.template.exec import (
     MISSING,
@@ -26,6 +25,10 @@ from dockyard.cli.template.exec import (
 from dockyard.cli.template.lexer import TemplateSyntaxError
 from dockyard.cli.template.parser import Node, parse
 from dockyard.cli.template.printf import sprintf
+
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["HEADER_FUNCS", "MISSING", "NIL_MAP", "NIL_SLICE", "GoNil", "Struct", "Template",
            "TemplateError", "go_json", "go_str"]

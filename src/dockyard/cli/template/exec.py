@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from dockyard.cli.template.parser import (
     ActionNode,
@@ -28,6 +27,10 @@ from dockyard.cli.template.parser import (
     Text,
     VarNode,
 )
+
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Missing:

@@ -9,12 +9,15 @@ byte offset so errors can say ``line:col`` as Go does.
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
+if TYPE_CHECKING:
+    from typing import Literal
 
-Kind = Literal[
-    "text", "open", "close", "field", "var", "ident", "string", "rawstring", "char", "number",
-    "pipe", "lparen", "rparen", "declare", "assign", "comma", "dot", "bool", "nil", "eof",
-]
+    Kind = Literal[
+        "text", "open", "close", "field", "var", "ident", "string", "rawstring", "char",
+        "number", "pipe", "lparen", "rparen", "declare", "assign", "comma", "dot", "bool",
+        "nil", "eof",
+    ]
 KEYWORDS = frozenset({"if", "else", "end", "range", "with", "define", "template", "block",
                       "break", "continue"})
 
@@ -28,11 +31,19 @@ class TemplateSyntaxError(Exception):
         self.message = message
 
 
-class Token(NamedTuple):
-    kind: Kind
-    value: str
-    pos: int
-    line: int
+class Token:
+    """One token: its kind, its text, its byte offset and its line."""
+
+    __slots__ = ("kind", "line", "pos", "value")
+
+    def __init__(self, kind: Kind, value: str, pos: int, line: int) -> None:
+        self.kind: Kind = kind
+        self.value = value
+        self.pos = pos
+        self.line = line
+
+    def __repr__(self) -> str:
+        return f"Token({self.kind!r}, {self.value!r}, {self.pos}, {self.line})"
 
 
 _PUNCT: dict[str, Kind] = {"|": "pipe", "(": "lparen", ")": "rparen", ",": "comma",
