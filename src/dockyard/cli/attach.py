@@ -16,17 +16,19 @@ What the docker CLI's hijackedIOStreamer does with goroutines is done here with 
 
 from __future__ import annotations
 
+import _socket
 import os
 import select
-import signal
-import socket
-from collections.abc import Callable
 
 from dockyard.cli.session import StatusError
 
 TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
 if TYPE_CHECKING:
+    import signal as _signal  # what _signal has, as the type checker knows it
+    from collections.abc import Callable
     from typing import Any, BinaryIO
+else:  # the C module: the signal module's enums cost a short command's start
+    import _signal
 
 DEFAULT_DETACH = b"\x10\x11"  # ctrl-p, ctrl-q
 # the signals Go's signal.Notify(c) delivers that the docker CLI forwards (not CHLD, PIPE, URG)
@@ -70,6 +72,7 @@ class Signals:
         os.set_blocking(self._read, False)
         os.set_blocking(self._write, False)
         self._saved: dict[int, object] = {}
+        self._names: dict[int, str] = {}  # number -> name (the signal module's enum costs)
         self._wakeup = -1
 
     @property
@@ -79,10 +82,11 @@ class Signals:
     def install(self) -> None:
         names = PROXIED if self.forward is not None else ("SIGWINCH",)
         for name in names:
-            number = getattr(signal, name, None)
+            number = getattr(_signal, name, None)
             if number is not None:
-                self._saved[number] = signal.signal(number, self._note)
-        self._wakeup = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+                self._saved[number] = _signal.signal(number, self._note)
+                self._names[number] = name
+        self._wakeup = _signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
 
     def _note(self, number: int, frame: object) -> None:
         self.pending.append(number)
@@ -96,16 +100,16 @@ class Signals:
             pass
         pending, self.pending = self.pending, []
         for number in pending:
-            if number == signal.SIGWINCH and self.resize is not None:
+            if number == _signal.SIGWINCH and self.resize is not None:
                 self.resize()
             if self.forward is not None:
-                self.forward(signal.Signals(number).name.removeprefix("SIG"))
+                self.forward(self._names.get(number, str(number)).removeprefix("SIG"))
 
     def restore(self) -> None:
         if self._saved:
-            signal.set_wakeup_fd(self._wakeup)
+            _signal.set_wakeup_fd(self._wakeup)
             for number, handler in self._saved.items():
-                signal.signal(number, handler)  # type: ignore[arg-type]
+                _signal.signal(number, handler)  # type: ignore[arg-type]
             self._saved = {}
         for fd in (self._read, self._write):
             try:  # noqa: SIM105 - contextlib costs a millisecond at start
@@ -145,7 +149,7 @@ class _Frames:
 class Stream:
     """One hijacked connection and the CLI's streams; ``run()`` returns True on detach."""
 
-    def __init__(self, sock: socket.socket, first: bytes, *, tty: bool,
+    def __init__(self, sock: _socket.socket, first: bytes, *, tty: bool,
                  stdin: BinaryIO | None, out: BinaryIO | None, err: BinaryIO | None,
                  keys: bytes = DEFAULT_DETACH, signals: Signals | None = None) -> None:
         self.sock = sock
@@ -286,7 +290,7 @@ class Stream:
 
     def _half_close(self) -> None:
         try:  # noqa: SIM105 - contextlib costs a millisecond at start
-            self.sock.shutdown(socket.SHUT_WR)
+            self.sock.shutdown(_socket.SHUT_WR)
         except OSError:
             pass
 

@@ -9,13 +9,13 @@ for ``/wait``, whose headers arrive before ``/start`` is sent (engine-api.md sec
 from __future__ import annotations
 
 import select
-from collections.abc import Callable
 
 from dockyard.cli.attach import Signals, Stream, detach_keys, terminal_size
 from dockyard.cli.session import Session, StatusError
 
 TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import IO, Any, BinaryIO
 
 ESCAPED = "read escape sequence"  # attach and exec end so after a detach (moby term)

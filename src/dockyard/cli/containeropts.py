@@ -10,16 +10,16 @@ pflag's ``invalid argument`` text (exit 125, with usage), a combination with
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable
 
 from dockyard.cli import optvalues
 from dockyard.cli.flags import Command, Flag, Parsed, UsageError
 from dockyard.cli.session import StatusError
+from dockyard.client import wirejson
 
 TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 F = Flag
@@ -225,14 +225,14 @@ def _security_opts(values: Values) -> tuple[list[str] | None, list[str] | None,
 def _seccomp_profile(path: str, command: str) -> str:
     try:
         with open(path, "rb") as f:
-            profile = json.loads(f.read())
+            profile = wirejson.loads(f.read())
     except OSError as exc:
         raise with_help(f"opening seccomp profile ({path}) failed: open {path}: "
                         f"{(exc.strerror or str(exc)).lower()}", command) from exc
     except ValueError as exc:
         raise with_help(f"compacting json for seccomp profile ({path}) failed: {exc}",
                         command) from exc
-    return json.dumps(profile, separators=(",", ":"), ensure_ascii=False)
+    return wirejson.dumps(profile, ensure_ascii=False)
 
 
 def _healthcheck(values: Values) -> dict[str, object] | None:

@@ -9,10 +9,9 @@ flag error but 1 for a wrong argument count (cli/required.go). A table of :class
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Literal
 
     Kind = Literal["bool", "string", "list", "int"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 from importlib import import_module
 
 from dockyard.cli.flags import Command, Flag, HelpRequested, Parsed, UsageError, help_text, parse
@@ -18,6 +17,7 @@ from dockyard.cli.session import Session, StatusError
 
 TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import TextIO
 
 DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"

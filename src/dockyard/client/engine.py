@@ -10,14 +10,13 @@ moby's ``errdefs`` does, each also marked as a :class:`DaemonError` so the CLI c
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
-
 from dockyard import errors
+from dockyard.client import wirejson
 from dockyard.client.transport import DEFAULT_HOST, Address, Connection, Response
 
 TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
     from typing import IO, Any
 
 MAX_API_VERSION = "1.41"
@@ -75,7 +74,7 @@ def daemon_error(status: int, body: bytes) -> DaemonError:
     text = body.decode("utf-8", "replace").strip()
     message = text
     try:
-        decoded = json.loads(text) if text else None
+        decoded = wirejson.loads(text) if text else None
     except ValueError:
         decoded = None
     if isinstance(decoded, dict) and isinstance(decoded.get("message"), str):
@@ -107,8 +106,7 @@ def encode_query(query: Mapping[str, str | list[str]] | None) -> str:
 
 def encode_filters(filters: Mapping[str, list[str]]) -> str:
     """The map form the CLI sends: ``{"reference":{"busybox":true}}``."""
-    return json.dumps({k: {v: True for v in vs} for k, vs in filters.items()},
-                      separators=(",", ":"))
+    return wirejson.dumps({k: {v: True for v in vs} for k, vs in filters.items()})
 
 
 class Ping:
@@ -194,13 +192,13 @@ class Client:
         body = None
         headers: dict[str, str] = {}
         if json_body is not None:
-            body = json.dumps(json_body, separators=(",", ":")).encode()
+            body = wirejson.dumps(json_body).encode()
             headers["Content-Type"] = "application/json"
         data = self.request(method, path, query, body=body, headers=headers).read()
         if not data.strip():
             return None
         try:
-            return json.loads(data)
+            return wirejson.loads(data)
         except ValueError as exc:
             raise errors.DataCorrupt(f"bad JSON from the daemon for {method} {path}") from exc
 
@@ -233,7 +231,7 @@ def decode_lines(response: Response) -> Iterator[dict[str, Any]]:
     """The JSON objects of a JSON-lines body, one per line, as they arrive."""
     for line in response.lines():
         try:
-            message = json.loads(line)
+            message = wirejson.loads(line)
         except ValueError as exc:
             raise errors.DataCorrupt(f"bad JSON line from the daemon: {line[:80]!r}") from exc
         if isinstance(message, dict):

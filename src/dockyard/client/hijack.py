@@ -11,35 +11,40 @@ and a tiny waiter for ``/wait``, whose headers must arrive before ``/start`` is 
 
 from __future__ import annotations
 
-import json
-import socket
-from collections.abc import Iterator, Mapping
+import _socket
 
+from dockyard.client import wirejson
 from dockyard.client.engine import USER_AGENT, Client, daemon_error, encode_query
 from dockyard.errors import DataCorrupt, Unavailable
+
+TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
 
 _MAX_HEAD = 64 * 1024
 
 
-def connect(client: Client) -> socket.socket:
+def connect(client: Client) -> _socket.socket:
     """A new connection to the client's daemon (each stream needs its own)."""
     address = client.address
     try:
         if address.path:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
             try:
                 sock.connect(address.path)
             except OSError:
                 sock.close()
                 raise
             return sock
+        import socket  # the module (and enum) only for TCP
+
         return socket.create_connection((address.host, address.port))
     except OSError as exc:
         raise Unavailable(f"Cannot connect to the dockyard daemon at {address.url}. "
                           "Is the dockyard daemon running?") from exc
 
 
-def send(sock: socket.socket, client: Client, method: str, path: str, *,
+def send(sock: _socket.socket, client: Client, method: str, path: str, *,
          query: Mapping[str, str | list[str]] | None = None, body: bytes | None = None,
          headers: Mapping[str, str] | None = None) -> None:
     target = f"/v{client.api_version}{path}{encode_query(query)}"
@@ -49,7 +54,7 @@ def send(sock: socket.socket, client: Client, method: str, path: str, *,
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
 
 
-def read_head(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+def read_head(sock: _socket.socket) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and the bytes that followed the head."""
     data = b""
     while b"\r\n\r\n" not in data:
@@ -71,7 +76,7 @@ def read_head(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
     return int(parts[1]), headers, rest
 
 
-def read_body(sock: socket.socket, headers: dict[str, str], rest: bytes) -> bytes:
+def read_body(sock: _socket.socket, headers: dict[str, str], rest: bytes) -> bytes:
     """A whole (small) body after the head: Content-Length, chunked, or until close."""
     if "chunked" in headers.get("transfer-encoding", "").lower():
         return b"".join(chunked(sock, rest))
@@ -85,7 +90,7 @@ def read_body(sock: socket.socket, headers: dict[str, str], rest: bytes) -> byte
     return data if length is None else data[:int(length)]
 
 
-def chunked(sock: socket.socket, rest: bytes) -> Iterator[bytes]:
+def chunked(sock: _socket.socket, rest: bytes) -> Iterator[bytes]:
     """The chunks of a chunked body as they arrive."""
     buffer = rest
     while True:
@@ -109,11 +114,11 @@ def chunked(sock: socket.socket, rest: bytes) -> Iterator[bytes]:
 
 
 def hijack(client: Client, path: str, query: Mapping[str, str | list[str]] | None = None,
-           body: object = None) -> tuple[socket.socket, bytes]:
+           body: object = None) -> tuple[_socket.socket, bytes]:
     """POST ``path`` asking for an upgrade; the raw socket and the first stream bytes."""
     sock = connect(client)
     try:
-        payload = json.dumps(body, separators=(",", ":")).encode() if body is not None else b""
+        payload = wirejson.dumps(body).encode() if body is not None else b""
         headers = {"Connection": "Upgrade", "Upgrade": "tcp",
                    "Content-Type": "application/json" if body is not None else "text/plain"}
         send(sock, client, "POST", path, query=query, body=payload, headers=headers)
@@ -149,7 +154,7 @@ class Waiter:
         finally:
             self.sock.close()
         try:
-            answer = json.loads(raw)
+            answer = wirejson.loads(raw)
         except ValueError as exc:
             raise Unavailable("the wait for the container ended without a status") from exc
         error = answer.get("Error") or {}

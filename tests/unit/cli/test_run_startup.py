@@ -5,10 +5,13 @@ does."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
+
+import dockyard
 
 PROBE = """
 import sys
@@ -34,3 +37,20 @@ def test_container_commands_import_nothing_heavy(argv: list[str]) -> None:
                     if any(m == f or m.startswith(f + ".") for f in FORBIDDEN))
     assert loaded == []
     assert "Cannot connect to the dockyard daemon" in result.stderr
+
+
+LEAN = ("re", "json", "enum", "socket", "signal", "collections")
+
+
+def test_run_imports_only_c_accelerators() -> None:
+    """An attached ``run`` goes without re, json, enum, socket, signal and collections (about
+    7 ms of its start): wirejson drives _json, the transport _socket, attach _signal."""
+    argv = ["run", "--rm", "-i", "-e", "A=1", "busybox", "sh"]
+    result = subprocess.run([sys.executable, "-S", "-c", PROBE, *argv], capture_output=True,
+                            text=True, check=False, timeout=60,
+                            env={"PYTHONPATH": os.path.dirname(os.path.dirname(
+                                dockyard.__file__))})  # -S: no site, as the launcher
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("MODULES "))
+    assert [m for m in line.split()[1:] if m.split(".")[0] in LEAN] == []
+    assert "Cannot connect to the dockyard daemon" in result.stderr
+

@@ -10,13 +10,12 @@ reported but not failed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from dockyard.cli.flags import Command, Flag, Parsed
 from dockyard.cli.session import Session, StatusError
 
 TYPE_CHECKING = False  # typing's import costs the CLI's start a few ms
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
