@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -43,7 +44,7 @@ import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockyard.containers.launch import (
     CommandLauncher,
@@ -52,7 +53,10 @@ from dockyard.containers.launch import (
     Plan,
     child_main,
 )
-from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.errors import DockyardError, InvalidArgument, SystemCallError
+
+if TYPE_CHECKING:
+    from dockyard.sys import Syscalls
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +165,7 @@ class Spare:
                     os.close(fd)
                 signal.set_wakeup_fd(-1)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                prefault(spawner.sys, plan_r)
                 request = _read_request(plan_r)
                 os.close(plan_r)
             except BaseException:
@@ -186,6 +191,29 @@ class Spare:
         """End an unused spare: EOF on its pipe makes it exit; reap() collects it."""
         os.close(self.plans)
         os.close(self.report)
+
+
+def prefault(syscalls: Syscalls, plans: int, maps: str = "/proc/self/maps") -> None:
+    """Copy now, while no request waits, the pages the spare shares with the spawner: each
+    first write to one would otherwise copy it during a start (about 900 of them, some 2 ms,
+    measured with getrusage). Writable private mappings one by one (MADV_POPULATE_WRITE),
+    stopping as soon as a request has come; a kernel without the call costs nothing."""
+    with open(maps) as table:
+        lines = table.read().splitlines()
+    for line in lines:
+        fields = line.split()
+        if fields[1] != "rw-p" or (len(fields) > 5 and fields[5].startswith("[")
+                                   and fields[5] != "[heap]"):
+            continue  # the stack, vvar and the like
+        if select.select([plans], [], [], 0)[0]:
+            return
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        try:
+            syscalls.populate_write(start, end - start)
+        except SystemCallError as exc:
+            if exc.errno in (errno.EINVAL, errno.ENOSYS):  # before Linux 5.14
+                return
+            log.debug("prefault %s: %s", fields[0], exc)
 
 
 def _read_request(fd: int) -> dict[str, Any]:

@@ -128,6 +128,11 @@ class Syscalls(Protocol):
 
     def syncfs(self, fd: int) -> None: ...
 
+    def populate_write(self, address: int, length: int) -> None:
+        """madvise(MADV_POPULATE_WRITE) (Linux 5.14): fault the range in writable now, which
+        in a forked child copies the pages it shares with its parent."""
+        ...
+
     def sethostname(self, name: str) -> None: ...
 
     def prctl(

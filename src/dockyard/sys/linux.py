@@ -48,6 +48,7 @@ def _check(result: int, call: str, detail: str) -> None:
 
 
 _CAPABILITY_VERSION_3 = 0x20080522
+_MADV_POPULATE_WRITE = 23
 _MASK32 = 0xFFFFFFFF
 
 
@@ -162,6 +163,11 @@ class LinuxSyscalls:
     def syncfs(self, fd: int) -> None:
         log.debug("syncfs(%d)", fd)
         _check(_libc.syncfs(ctypes.c_int(fd)), "syncfs", f"fd {fd}")
+
+    def populate_write(self, address: int, length: int) -> None:
+        result = _libc.madvise(ctypes.c_void_p(address), ctypes.c_size_t(length),
+                               ctypes.c_int(_MADV_POPULATE_WRITE))
+        _check(result, "madvise", f"MADV_POPULATE_WRITE {address:#x}+{length}")
 
     def sethostname(self, name: str) -> None:
         data = _b(name)

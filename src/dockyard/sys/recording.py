@@ -59,6 +59,9 @@ class RecordingSyscalls:
     def syncfs(self, fd: int) -> None:
         self._record("syncfs", fd)
 
+    def populate_write(self, address: int, length: int) -> None:
+        self._record("populate_write", address, length)
+
     def sethostname(self, name: str) -> None:
         self._record("sethostname", name)
 
