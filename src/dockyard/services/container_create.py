@@ -18,7 +18,11 @@ from dockyard.containers.record import Container, format_time
 from dockyard.containers.store import ContainerStore
 from dockyard.errors import InvalidArgument
 from dockyard.services.container_bundle import Bundles
-from dockyard.services.container_network import EndpointConfig, requested_networks, save_networks
+from dockyard.services.container_endpoints import (
+    EndpointConfig,
+    requested_networks,
+    save_networks,
+)
 from dockyard.services.container_volumes import ContainerVolumes
 from dockyard.services.images import ImageService
 

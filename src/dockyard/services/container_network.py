@@ -1,10 +1,8 @@
 """A container's networks: what it asked for, what it got, and the container service's hooks.
 
-What it asked for (``NetworkMode``, ``NetworkingConfig.EndpointsConfig`` at create, later
-``network connect``/``disconnect``) is kept beside its record; what it got (endpoints, published
-ports) is the network layer's (:class:`dockyard.network.manager.Networks`)::
-
-    <data-root>/containers/<id>/networks.json   {"Networks": {name: EndpointSettings}}
+What it asked for is :mod:`dockyard.services.container_endpoints`' (networks.json beside its
+record); what it got (endpoints, published ports) is the network layer's
+(:class:`dockyard.network.manager.Networks`).
 
 The container service calls:
 
@@ -22,39 +20,45 @@ DNS as dockerd's: on a user network resolv.conf names the embedded DNS (the gate
 the container's ``--dns`` servers are the upstreams that DNS forwards its other queries to,
 registered for its addresses at start, connect and disconnect, dropped at release.
 
-Modes: ``default``/``bridge`` (the default bridge), a user network's name or ID, ``host`` (no
-namespace of its own), ``none`` (loopback only), ``container:<name|id>`` (the namespace of a
-running container, pinned by that container).
+A ``none`` container's namespace is the runtime's (nothing to attach: only its files are
+written here); a ``container:`` one joins the other's pin or, for a ``none`` one, its
+``/proc/<pid>/ns/net``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard.containers import etcfiles
 from dockyard.containers.record import Container
-from dockyard.containers.store import OLD, RECORD, ContainerStore, write_atomic
+from dockyard.containers.store import OLD, RECORD, ContainerStore
 from dockyard.errors import (
     AlreadyExists,
     Conflict,
     DockyardError,
     InvalidArgument,
     NotFound,
-    Unsupported,
 )
 from dockyard.events import Event, Events
 from dockyard.network import netns
 from dockyard.network.dns import DNS_PORT, DnsHub, Upstream
 from dockyard.network.manager import Networks
-from dockyard.network.ports import PortRequest
 from dockyard.network.store import Endpoint, Network
+from dockyard.services.container_endpoints import (
+    DEFAULT,
+    EndpointConfig,
+    endpoint_id,
+    load_networks,
+    network_kind,
+    port_requests,
+    save_networks,
+)
 from dockyard.sys import Syscalls
 
 if TYPE_CHECKING:
@@ -62,109 +66,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FILE = "networks.json"
-DEFAULT = "bridge"
-BUILTIN = ("host", "none")
-
-
-def network_kind(mode: str) -> str:
-    """``bridge`` (any bridge network), ``host``, ``none`` or ``container``."""
-    if mode in BUILTIN:
-        return mode
-    if mode.startswith("container:"):
-        return "container"
-    return "bridge"
-
-
-def primary_network(mode: str) -> str:
-    """The network ``NetworkMode`` names (``default`` is the default bridge)."""
-    return DEFAULT if mode in ("", "default") else mode
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointConfig:
-    """One entry of ``EndpointsConfig`` (or a connect's ``EndpointConfig``), as asked."""
-
-    aliases: tuple[str, ...] = ()
-    ipv4: str = ""
-    ipam: Mapping[str, str] | None = None  # IPAMConfig as sent: inspect shows it back
-    network_id: str = ""                   # known once the container started or connected
-
-    @classmethod
-    def from_api(cls, obj: Any) -> EndpointConfig:
-        if obj is None:
-            return cls()
-        if not isinstance(obj, Mapping):
-            raise InvalidArgument("invalid EndpointSettings: want an object")
-        aliases = obj.get("Aliases") or []
-        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-            raise InvalidArgument("invalid Aliases: want a list of strings")
-        ipam = obj.get("IPAMConfig")
-        if ipam is not None and not isinstance(ipam, Mapping):
-            raise InvalidArgument("invalid IPAMConfig: want an object")
-        ipv4 = str((ipam or {}).get("IPv4Address") or "")
-        if (ipam or {}).get("IPv6Address"):
-            raise Unsupported("IPv6 addresses are not supported")
-        if ipv4:
-            try:
-                ipaddress.IPv4Address(ipv4)
-            except ValueError as exc:
-                raise InvalidArgument(f"invalid IPv4 address: {ipv4}") from exc
-        return cls(tuple(dict.fromkeys(aliases)), ipv4,
-                   {str(k): str(v) for k, v in ipam.items() if v} if ipam is not None else None,
-                   str(obj.get("NetworkID") or ""))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"IPAMConfig": dict(self.ipam) if self.ipam is not None else None,
-                "Aliases": list(self.aliases) or None, "NetworkID": self.network_id}
-
-
-def requested_networks(mode: str, endpoints: Any, host_echo: Mapping[str, Any]) -> \
-        dict[str, EndpointConfig]:
-    """A create request's networks (``NetworkMode`` first, then ``EndpointsConfig``), checked
-    as dockerd checks them at create; whether they exist is checked at start."""
-    kind = network_kind(mode)
-    if kind == "container" and (host_echo.get("PortBindings") or
-                                host_echo.get("PublishAllPorts")):
-        raise InvalidArgument("conflicting options: port publishing and the container type "
-                              "network mode")
-    if kind == "container" and not mode[10:]:
-        raise InvalidArgument(f"invalid network mode: {mode}")
-    if endpoints is not None and not isinstance(endpoints, Mapping):
-        raise InvalidArgument("invalid NetworkingConfig.EndpointsConfig: want an object")
-    wanted = {primary_network(str(k)): EndpointConfig.from_api(v)
-              for k, v in (endpoints or {}).items()}
-    if kind == "container":
-        return {}
-    for name, config in wanted.items():
-        if name in (DEFAULT, *BUILTIN) and config.aliases:
-            raise InvalidArgument("network-scoped alias is supported only for containers in "
-                                  "user defined networks")
-        if name in (DEFAULT, *BUILTIN) and config.ipv4:
-            raise InvalidArgument("user specified IP address is supported on user defined "
-                                  "networks only")
-    primary = primary_network(mode)
-    return {primary: wanted.pop(primary, EndpointConfig()), **wanted}
-
-
 REQUESTED_CACHE = 4096  # containers whose parsed networks.json is kept
-
-
-def save_networks(directory: Path, wanted: Mapping[str, EndpointConfig]) -> None:
-    """Keep what a container asked for in its directory (``networks.json``)."""
-    data = {"Networks": {k: v.to_json() for k, v in wanted.items()}}
-    write_atomic(directory / FILE, json.dumps(data, separators=(",", ":")).encode(), 0o600)
-
-
-def load_networks(directory: Path, mode: str) -> dict[str, EndpointConfig]:
-    try:
-        data = json.loads((directory / FILE).read_bytes())
-        return {str(k): EndpointConfig.from_api(v)
-                for k, v in (data.get("Networks") or {}).items()}
-    except (FileNotFoundError, ValueError, AttributeError, DockyardError):
-        if network_kind(mode) == "container":
-            return {}
-        return {primary_network(mode): EndpointConfig()}
 
 
 class ContainerNetworks:
@@ -511,43 +413,6 @@ def container_upstreams(dns: Sequence[str]) -> tuple[Upstream, ...] | None:
     if not dns:
         return None
     return tuple((server, DNS_PORT) for server in etcfiles.upstreams(dns))
-
-
-def endpoint_id(container_id: str, resolved: Mapping[str, EndpointConfig]) -> str:
-    first = next(iter(resolved.values()), EndpointConfig())
-    return digest(container_id, first.network_id)
-
-
-def digest(*parts: str) -> str:
-    return hashlib.sha256("/".join(parts).encode()).hexdigest()
-
-
-def port_key(spec: str) -> str:
-    number, _, proto = spec.partition("/")
-    return f"{number}/{proto or 'tcp'}"
-
-
-def port_requests(container: Container) -> list[PortRequest]:
-    """``HostConfig.PortBindings``, and with ``PublishAllPorts`` every other exposed port on a
-    free host port, as dockerd publishes them."""
-    echo = container.host.echo
-    bindings = echo.get("PortBindings") or {}
-    if not isinstance(bindings, Mapping):
-        raise InvalidArgument("invalid PortBindings: want an object")
-    requests: list[PortRequest] = []
-    for key, entries in sorted(bindings.items()):
-        for entry in entries or [{}]:
-            if not isinstance(entry, Mapping):
-                raise InvalidArgument(f"invalid PortBindings for {key}: want objects")
-            requests.append(PortRequest.from_api(port_key(str(key)),
-                                                 str(entry.get("HostIp") or ""),
-                                                 str(entry.get("HostPort") or "")))
-    if echo.get("PublishAllPorts"):
-        published = {port_key(str(k)) for k in bindings}
-        for key in sorted(port_key(k) for k in container.config.exposed_ports or {}):
-            if key not in published:
-                requests.append(PortRequest.from_api(key))
-    return requests
 
 
 def _write_in_place(path: Path, data: bytes) -> None:

@@ -8,13 +8,8 @@ from typing import Any
 
 from dockyard.containers.record import Container
 from dockyard.network.store import Endpoint
-from dockyard.services.container_network import (
-    DEFAULT,
-    ContainerNetworks,
-    digest,
-    network_kind,
-    port_key,
-)
+from dockyard.services.container_endpoints import DEFAULT, digest, network_kind, port_key
+from dockyard.services.container_network import ContainerNetworks
 
 EMPTY_ENDPOINT: dict[str, Any] = {
     "IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "", "EndpointID": "",

@@ -48,7 +48,8 @@ from dockyard.network.store import (
     OPTION_MTU,
     Network,
 )
-from dockyard.services.container_network import ContainerNetworks, EndpointConfig, network_kind
+from dockyard.services.container_endpoints import EndpointConfig, network_kind
+from dockyard.services.container_network import ContainerNetworks
 from dockyard.services.image_filters import check_keys, invalid_filter, match_labels
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from dockyard.containers.config import ContainerConfig, HostConfig
 from dockyard.containers.record import Container
 from dockyard.errors import InvalidArgument, NotFound, PermissionDenied, Unsupported
 from dockyard.network.ports import PortRequest
-from dockyard.services.container_network import (
+from dockyard.services.container_endpoints import (
     EndpointConfig,
     load_networks,
     network_kind,
