@@ -199,12 +199,18 @@ class ManagerFactory:
                 return
 
     def cleanup(self) -> None:
+        """Destroy every manager, the later ones even when an earlier one fails."""
+        failure: BaseException | None = None
         for manager, dns in reversed(self.made):
             try:
                 manager.destroy()
+            except BaseException as exc:  # raised once all are done
+                failure = failure or exc
             finally:
                 manager.close()
                 dns.close()
+        if failure is not None:
+            raise failure
 
 
 @pytest.fixture
@@ -213,7 +219,12 @@ def managers(tmp_path: Path, tag: str) -> Iterator[ManagerFactory]:
     try:
         yield factory
     finally:
-        factory.cleanup()
+        try:
+            factory.cleanup()
+        finally:  # a manager whose open() failed half-way is not destroyed: its table and
+            # default bridge would stay
+            sh("nft", "delete", "table", "ip", tag, check=False)
+            sh("ip", "link", "del", f"{tag}0", check=False)
 
 
 @pytest.fixture
