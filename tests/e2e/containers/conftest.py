@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ..comparison import BUSYBOX, DOCKERD_SOCKET, _alive, run_dockerd
 from ..conftest import Daemon, _unmount_under, docker, start_daemon, stop
 from ..test_cli_system import dockyard
 
@@ -110,3 +111,16 @@ def cli(engine: Daemon) -> CLI:
         return docker(engine, *args, stdin=stdin, timeout=timeout)
 
     return run
+
+
+@pytest.fixture
+def dockerd(tmp_path: Path) -> Iterator[CLI]:
+    """The docker CLI against the reference dockerd (with a config directory of its own)."""
+    if not _alive(DOCKERD_SOCKET):
+        pytest.skip("no dockerd at /var/run/docker.sock to compare with")
+    if not BUSYBOX.exists():
+        pytest.skip("no /bin/busybox for the test rootfs")
+    config = tmp_path / "dockerd-config"
+    config.mkdir()
+    yield run_dockerd(config)
+    shutil.rmtree(config, ignore_errors=True)

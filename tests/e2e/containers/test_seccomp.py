@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import tarfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from ..comparison import BUSYBOX, DOCKERD_SOCKET, _alive, run_dockerd
+from ..comparison import BUSYBOX
 from .conftest import CLI
 
 pytestmark = [pytest.mark.root]  # about 3 s
@@ -37,18 +34,6 @@ EXPECTED = {
     ("--security-opt", "seccomp=unconfined"): (  # no filter: the capability checks remain
         "unshare-user=0\nunshare-mount=1\nsyslog=1\nSeccomp:\t0\n", DENIED[1:]),
 }
-
-
-@pytest.fixture
-def dockerd(tmp_path: Path) -> Iterator[CLI]:
-    if not _alive(DOCKERD_SOCKET):
-        pytest.skip("no dockerd at /var/run/docker.sock to compare with")
-    if not BUSYBOX.exists():
-        pytest.skip("no /bin/busybox for the test rootfs")
-    config = tmp_path / "dockerd-config"
-    config.mkdir()
-    yield run_dockerd(config)
-    shutil.rmtree(config, ignore_errors=True)
 
 
 def rootfs(marker: str) -> bytes:

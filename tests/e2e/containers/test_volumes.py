@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..comparison import BUSYBOX, DOCKERD_SOCKET, _alive, rootfs_tar, run_dockerd
+from ..comparison import rootfs_tar
 from ..conftest import Daemon
 from .conftest import CLI
 
@@ -151,18 +149,6 @@ def test_docker_py_volumes(engine: Daemon) -> None:
 
 
 # -- compared with dockerd ---------------------------------------------------------------------
-
-@pytest.fixture
-def dockerd(tmp_path: Path) -> Iterator[CLI]:
-    if not _alive(DOCKERD_SOCKET):
-        pytest.skip("no dockerd at /var/run/docker.sock to compare with")
-    if not BUSYBOX.exists():
-        pytest.skip("no /bin/busybox for the test rootfs")
-    config = tmp_path / "dockerd-config"
-    config.mkdir()
-    yield run_dockerd(config)
-    shutil.rmtree(config, ignore_errors=True)
-
 
 def _shape(found: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
     """Mounts without what differs by daemon: the data root and anonymous volumes' names."""

@@ -21,15 +21,22 @@ MAPS = """\
 """
 
 
-def test_writable_private_mappings_but_the_stack(tmp_path: Path) -> None:
+def _prefault(tmp_path: Path, syscalls: RecordingSyscalls, waiting: bytes = b"") -> None:
+    """prefault() over MAPS, with ``waiting`` already in its request pipe."""
     (tmp_path / "maps").write_text(MAPS)
-    syscalls = RecordingSyscalls()
     read, write = os.pipe()
     try:
+        if waiting:
+            os.write(write, waiting)
         prefault(syscalls, read, str(tmp_path / "maps"))
     finally:
         os.close(read)
         os.close(write)
+
+
+def test_writable_private_mappings_but_the_stack(tmp_path: Path) -> None:
+    syscalls = RecordingSyscalls()
+    _prefault(tmp_path, syscalls)
     assert syscalls.calls == [
         Call("populate_write", (0x55D4A0400000, 0x2000)),
         Call("populate_write", (0x55D4A1000000, 0x800000)),
@@ -38,25 +45,12 @@ def test_writable_private_mappings_but_the_stack(tmp_path: Path) -> None:
 
 
 def test_a_waiting_request_stops_it(tmp_path: Path) -> None:
-    (tmp_path / "maps").write_text(MAPS)
     syscalls = RecordingSyscalls()
-    read, write = os.pipe()
-    try:
-        os.write(write, b"{}\n")
-        prefault(syscalls, read, str(tmp_path / "maps"))
-    finally:
-        os.close(read)
-        os.close(write)
+    _prefault(tmp_path, syscalls, waiting=b"{}\n")
     assert syscalls.calls == []
 
 
 def test_a_kernel_without_the_call_is_asked_once(tmp_path: Path) -> None:
-    (tmp_path / "maps").write_text(MAPS)
     syscalls = RecordingSyscalls(fail={"populate_write": errno.EINVAL})
-    read, write = os.pipe()
-    try:
-        prefault(syscalls, read, str(tmp_path / "maps"))
-    finally:
-        os.close(read)
-        os.close(write)
+    _prefault(tmp_path, syscalls)
     assert [call.name for call in syscalls.calls] == ["populate_write"]
