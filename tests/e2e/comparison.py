@@ -39,6 +39,9 @@ EXEMPT = {
 }
 
 _AGO = re.compile(r"(Less than a second|About an? (minute|hour)|\d+ (second|minute|hour)s?) ago")
+# `history -H=false` prints when each side made its image: equal only when both imports fell in
+# the same second. The format must still be the same (RFC 3339 to the second, as dockerd).
+_STAMP = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)(?=\s|$)")
 
 Result = tuple[int, str, str]
 Runner = Callable[..., Result]
@@ -61,6 +64,7 @@ class Side:
             hexid = image.removeprefix("sha256:")
             text = text.replace(hexid, f"<ID{index}>").replace(hexid[:12], f"<ID{index}>")
         text = _AGO.sub("<ago>", text)
+        text = _STAMP.sub("<time>", text)
         lines = [re.split(r"\s{2,}", line.rstrip()) for line in text.splitlines()]
         return "\n".join("|".join(cells) for cells in lines)
 
