@@ -88,3 +88,13 @@ def test_save_load_round_trip_keeps_the_id(busybox: Daemon, tmp_path: Path) -> N
     code, out, _ = dockyard(busybox, "load", "-i", str(tmp_path / "bb.tar"))
     assert (code, out) == (0, "Loaded image: busybox:latest\n")
     assert dockyard(busybox, "images", "-q", "--no-trunc", "busybox")[1] == image_id
+
+
+def test_bootstrap_again_keeps_an_up_to_date_image(busybox: Daemon) -> None:
+    """The same tar and configuration again: nothing imported, the same ID (what was built
+    on it keeps its cache); another epoch makes another tar, which is imported."""
+    first = dockyard(busybox, "images", "-q", "--no-trunc", "busybox")[1]
+    code, out, err = dockyard(busybox, "bootstrap", "busybox", env={"SOURCE_DATE_EPOCH": "0"})
+    assert (code, out, err) == (0, first, "busybox:latest is up to date\n")
+    code, out, err = dockyard(busybox, "bootstrap", "busybox", env={"SOURCE_DATE_EPOCH": "7"})
+    assert code == 0 and re.fullmatch(r"sha256:[0-9a-f]{64}\n", out) and out != first, err

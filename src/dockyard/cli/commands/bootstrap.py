@@ -2,7 +2,11 @@
 
 Both build a root filesystem tar on this host and send it through the Engine API exactly as
 ``docker import`` would (``POST /images/create?fromSrc=-`` with a chunked body and
-``changes``), so the daemon needs nothing special for them.
+``changes``), so the daemon needs nothing special for them. An import stamps the current time
+into the image, so the same tar imported twice makes two images: when the tag already names an
+image of exactly this tar (its one layer's digest) and configuration, nothing is imported and
+its ID is printed, as ``docker pull`` leaves an up-to-date image (what was built on it keeps
+its cache).
 
 * busybox: Debian's busybox-static binary, every applet linked (cli/rootfs.py).
 * debian: ``mmdebstrap --variant=minbase --format=tar``; the ``slim`` variant adds the
@@ -16,7 +20,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from typing import IO
+from typing import IO, Any
 
 from dockyard.cli.flags import Command, Flag, Parsed
 from dockyard.cli.session import Session, StatusError
@@ -60,7 +64,42 @@ def source_date_epoch(environ: dict[str, str]) -> int:
     return int(value)
 
 
-def _import(session: Session, body: IO[bytes], tag: str, changes: list[str]) -> None:
+def _import(session: Session, tar: IO[bytes], tag: str, changes: list[str],
+            config: dict[str, Any]) -> None:
+    """Import the (seekable) tar as ``docker import - TAG`` does, unless the tag names an image
+    of this very tar whose Config has ``config``'s values; print the image's ID either way."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    while chunk := tar.read(1 << 20):
+        digest.update(chunk)
+    tar.seek(0)
+    current = _inspect(session, tag)
+    if current is not None and _same(current, f"sha256:{digest.hexdigest()}", config):
+        session.out.write(f"{current['Id']}\n")
+        session.err.write(f"{tag} is up to date\n")
+        return
+    _upload(session, tar, tag, changes)
+
+
+def _inspect(session: Session, tag: str) -> dict[str, Any] | None:
+    from dockyard.errors import NotFound
+
+    try:
+        found = session.client().get(f"/images/{tag}/json")
+    except NotFound:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _same(image: dict[str, Any], layer: str, config: dict[str, Any]) -> bool:
+    """The image is the tar (one layer of that digest) with ``config`` in its Config."""
+    rootfs, present = image.get("RootFS") or {}, image.get("Config") or {}
+    return rootfs.get("Layers") == [layer] and all(
+        present.get(key) == value for key, value in config.items())
+
+
+def _upload(session: Session, body: IO[bytes], tag: str, changes: list[str]) -> None:
     """POST the tar as ``docker import - TAG`` does and print the daemon's messages."""
     from dockyard.cli.jsonfmt import display_messages
     from dockyard.client.engine import decode_lines
@@ -89,7 +128,7 @@ def run_busybox(session: Session, command: Command, parsed: Parsed) -> int:
     with tempfile.TemporaryFile() as tar:
         busybox_tar(binary, listing.splitlines(), tar, epoch)
         tar.seek(0)
-        _import(session, tar, parsed.string("tag"), ['CMD ["sh"]'])
+        _import(session, tar, parsed.string("tag"), ['CMD ["sh"]'], {"Cmd": ["sh"], "Env": None})
     return 0
 
 
@@ -122,11 +161,16 @@ def run_debian(session: Session, command: Command, parsed: Parsed) -> int:
         raise StatusError(f"bootstrap debian: cannot run mmdebstrap: {exc} "
                           "(install mmdebstrap)") from exc
     assert proc.stdout is not None
-    try:
-        _import(session, proc.stdout, tag, [f"ENV {DEBIAN_PATH}", 'CMD ["bash"]'])
-    finally:
-        proc.stdout.close()
-        code = proc.wait()
-    if code != 0:
-        raise StatusError(f"bootstrap debian: mmdebstrap exited with status {code}")
+    with tempfile.TemporaryFile() as tar:  # whole before the import: it may not be needed
+        try:
+            while chunk := proc.stdout.read(1 << 20):
+                tar.write(chunk)
+        finally:
+            proc.stdout.close()
+            code = proc.wait()
+        if code != 0:
+            raise StatusError(f"bootstrap debian: mmdebstrap exited with status {code}")
+        tar.seek(0)
+        _import(session, tar, tag, [f"ENV {DEBIAN_PATH}", 'CMD ["bash"]'],
+                {"Cmd": ["bash"], "Env": [DEBIAN_PATH]})
     return 0
