@@ -9,7 +9,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "dockyard"
 
 LAYERS: dict[str, int] = {
     "errors": 0, "oci": 0, "events": 0, "launcher": 0,
-    "sys": 1, "mount": 1, "content": 1,
+    "sys": 1, "mount": 1, "content": 1, "replace": 1,
     "snapshots": 2, "archive": 2, "runtime": 2, "network": 2, "volumes": 2,
     "images": 3, "registry": 3, "gc": 3, "store": 3, "containers": 3,
     "build": 4,

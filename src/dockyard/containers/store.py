@@ -17,11 +17,9 @@ Writes are atomic (a temp file, then rename) and not synced: a record lost to a 
 belongs to a container whose processes died with the machine anyway, and a record torn
 that way is skipped, with a warning, when the daemon starts.
 
-A record is replaced in three renames: the old one to ``config.v2.json.old``, the new one
-into place, then the old one removed. A rename that replaces a file makes ext4 start the
-new file's writeback there and then (its ``auto_da_alloc`` heuristic; 0.3 ms a save on a
-busy disk); a rename onto a free name does not. A crash between the steps leaves the old
-record as ``.old`` (read when the record is missing) or both (the record wins).
+A record is replaced through ``config.v2.json.old`` (:mod:`dockyard.replace`: no rename over
+a file, which makes ext4 flush it there and then); a crash in between leaves the old record
+as ``.old``, put back when the records are loaded.
 """
 
 from __future__ import annotations
@@ -35,11 +33,12 @@ from pathlib import Path
 
 from dockyard.containers.record import Container
 from dockyard.errors import DataCorrupt
+from dockyard.replace import OLD_SUFFIX, recover, replace
 
 log = logging.getLogger(__name__)
 
 RECORD = "config.v2.json"
-OLD = RECORD + ".old"
+OLD = RECORD + OLD_SUFFIX
 
 
 class ContainerStore:
@@ -60,22 +59,17 @@ class ContainerStore:
 
     def save(self, container: Container) -> None:
         directory = self.dir(container.id)
-        temp = directory / f".{RECORD}.tmp"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(json.dumps(container.to_json(), separators=(",", ":")).encode())
-        with contextlib.suppress(FileNotFoundError):  # the first save has none
-            os.rename(directory / RECORD, directory / OLD)
-        os.rename(temp, directory / RECORD)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(directory / OLD)
+        replace(directory / RECORD,
+                json.dumps(container.to_json(), separators=(",", ":")).encode(),
+                directory / f".{RECORD}.tmp")
 
     def load_all(self) -> list[Container]:
         """Every readable record; a torn or half-made one is logged and left alone."""
         found = []
         for entry in sorted(self.root.iterdir()):
-            path = entry / RECORD if (entry / RECORD).exists() else entry / OLD
+            path = entry / RECORD
             try:
+                recover(path)  # a save cut short
                 found.append(Container.from_json(json.loads(path.read_bytes())))
             except FileNotFoundError:
                 continue  # see sweep
