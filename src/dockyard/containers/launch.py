@@ -24,7 +24,7 @@ import socket
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from dockyard.containers import netns
 from dockyard.errors import DockyardError, Internal, InvalidArgument
@@ -83,7 +83,7 @@ class Plan:
 
 
 def child_main(plan: Plan, launcher: Launcher, monitor: str, *, report: int, host_ns: int,
-               sys: Syscalls) -> None:
+               sys: Syscalls) -> NoReturn:
     """Run in the forked child; never returns (exec of the monitor, or _exit)."""
     try:
         os.setsid()

@@ -44,7 +44,7 @@ import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from dockyard.containers.launch import (
     CommandLauncher,
@@ -136,12 +136,21 @@ class Spawner:
         pid = os.fork()
         if pid == 0:  # the child: never returns
             os.close(report_r)
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            child_main(plan, launcher, self.monitor, report=report_w, host_ns=self.host_ns,
-                       sys=self.sys)
+            self.forked()
+            self.become(plan, launcher, report_w)
         os.close(report_w)
         return Child(pid, report_r)
+
+    @staticmethod
+    def forked() -> None:
+        """In a forked child: the spawner's signal handling is not the child's."""
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+    def become(self, plan: Plan, launcher: Launcher, report: int) -> NoReturn:
+        """In a forked child: carry out ``plan`` and become the process's monitor."""
+        child_main(plan, launcher, self.monitor, report=report, host_ns=self.host_ns,
+                   sys=self.sys)
 
 
 @dataclass
@@ -163,8 +172,7 @@ class Spare:
                 os.close(report_r)
                 for fd in spawner.inherited:  # the daemon must see EOF when the spawner dies
                     os.close(fd)
-                signal.set_wakeup_fd(-1)
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                spawner.forked()
                 prefault(spawner.sys, plan_r)
                 request = _read_request(plan_r)
                 os.close(plan_r)
@@ -172,9 +180,7 @@ class Spare:
                 os._exit(1)
             if not request:  # the spawner is gone, or dropped this spare
                 os._exit(0)
-            child_main(Plan.from_request(request), spawner._launcher(request),
-                       spawner.monitor, report=report_w, host_ns=spawner.host_ns,
-                       sys=spawner.sys)
+            spawner.become(Plan.from_request(request), spawner._launcher(request), report_w)
         os.close(plan_r)
         os.close(report_w)
         return cls(pid, plan_w, report_r)

@@ -509,7 +509,8 @@ class ContainerService:
         """Load the records; re-adopt running containers through their monitors, record the
         exits that happened while the daemon was down (their monitors left exit files)."""
         records = await asyncio.to_thread(self.store.load_all)
-        await asyncio.to_thread(self.bundles.sweep, {c.id for c in records})
+        for leftover in await asyncio.to_thread(self.bundles.sweep, {c.id for c in records}):
+            log.info("unmounting the bundle of container %s (no record)", leftover[:12])
         for leftover in await asyncio.to_thread(self.store.sweep):
             log.info("removing the rest of container %s (no record)", leftover[:12])
             with contextlib.suppress(DockyardError):
