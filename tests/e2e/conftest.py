@@ -49,10 +49,11 @@ class Daemon:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-def _ping(path: Path) -> bool:
+def _ping(path: Path, timeout: float = 1.0) -> bool:
+    """Whether a daemon answers GET /_ping with 200 on the unix socket ``path``."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(1.0)
+            sock.settimeout(timeout)
             sock.connect(str(path))
             sock.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
             return sock.recv(64).startswith(b"HTTP/1.1 200")
