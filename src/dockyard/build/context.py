@@ -30,6 +30,7 @@ from typing import IO, BinaryIO
 
 from dockyard.archive.paths import clean_path, parent_of
 from dockyard.archive.target import Target, remove_tree
+from dockyard.build import fsops
 from dockyard.errors import (
     Breakout,
     DockyardError,
@@ -46,7 +47,6 @@ MAX_DOCKERFILE = 16 << 20
 _CHUNK = 1 << 20
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _XATTR = "SCHILY.xattr."
-_MAX_LINKS = 255
 
 
 def tarsum_header(info: tarfile.TarInfo) -> bytes:
@@ -201,30 +201,7 @@ class BuildContext:
         """``rel`` with symlinks followed as moby's FollowSymlinkInScope does: an absolute
         target starts again at the context root and ``..`` stops there (used for checksums of
         entries inside a copied directory, never to read a file)."""
-        done: list[str] = []
-        todo = _parts(rel)
-        links = 0
-        while todo:
-            part = todo.pop()
-            if part == "..":
-                if done:
-                    done.pop()
-                continue
-            current = "/".join([*done, part])
-            try:
-                st = os.lstat(self.path(current))
-            except (FileNotFoundError, NotADirectoryError):
-                done.append(part)
-                continue
-            if not stat.S_ISLNK(st.st_mode) or links >= _MAX_LINKS:
-                done.append(part)
-                continue
-            links += 1
-            target = os.readlink(self.path(current))
-            if target.startswith("/"):
-                done = []
-            todo.extend(_parts(target))
-        return "/".join(done)
+        return fsops.scoped(str(self.root), rel, loops_fail=False)
 
     def sum_of(self, rel: str) -> str:
         """moby ``archiveContext.Hash``: the tarsum of the entry ``rel`` leads to, symlinks

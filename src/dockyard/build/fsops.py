@@ -33,9 +33,11 @@ class Owner:
 ROOT = Owner(0, 0)
 
 
-def scoped(root: str, path: str, *, follow_last: bool = True) -> str:
+def scoped(root: str, path: str, *, follow_last: bool = True, loops_fail: bool = True) -> str:
     """``path`` (absolute or relative to the root) resolved inside ``root``; returns the
-    relative result ("" for the root itself)."""
+    relative result ("" for the root itself). Past 255 links InvalidArgument, or with
+    ``loops_fail`` false the rest is taken as it is (moby's FollowSymlinkInScope for
+    checksums, which never fails)."""
     done: list[str] = []
     todo = [p for p in reversed(path.split("/")) if p and p != "."]
     links = 0
@@ -51,7 +53,8 @@ def scoped(root: str, path: str, *, follow_last: bool = True) -> str:
         except (FileNotFoundError, NotADirectoryError):
             done.append(part)
             continue
-        if not stat.S_ISLNK(st.st_mode) or (not todo and not follow_last):
+        if not stat.S_ISLNK(st.st_mode) or (not todo and not follow_last) or \
+                (not loops_fail and links >= _MAX_LINKS):
             done.append(part)
             continue
         links += 1
