@@ -158,3 +158,22 @@ def pair(daemon: Daemon, tmp_path: Path) -> Iterator[object]:
     from .comparison import make_pair
 
     yield from make_pair(daemon, tmp_path)
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[str]:
+    """dockyard's registry server on a free loopback port; its address."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dockyard.registry", "--log-level", "warning", "serve",
+         "--root", str(tmp_path / "registry"), "--addr", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    try:
+        assert line.startswith("listening on "), line
+        yield line.split("://")[-1].strip()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+        process.stdout.close()

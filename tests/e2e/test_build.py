@@ -299,28 +299,6 @@ def test_a_killed_daemon_leaves_nothing_of_its_build(tmp_path: Path) -> None:
         _unmount_under(workdir)
 
 
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[str]:
-    """dockyard's registry server on a free loopback port; its address."""
-    import signal
-    import sys
-
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dockyard.registry", "--log-level", "warning", "serve",
-         "--root", str(tmp_path / "registry"), "--addr", "127.0.0.1:0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    try:
-        assert line.startswith("listening on "), line
-        yield line.split("://")[-1].strip()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)
-        process.stdout.close()
-
-
 def test_from_pulls_a_missing_image(shared: Daemon, registry: str, tmp_path: Path,
                                     cli: Callable[..., Result]) -> None:
     remote = f"{registry}/base/busybox:1"

@@ -16,7 +16,6 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -57,25 +56,6 @@ def dockerd(*args: str, stdin: bytes | None = None,
     result = subprocess.run([str(DOCKER_CLI), *args], input=stdin, capture_output=True,
                             env=env, timeout=120, check=False)
     return result.returncode, result.stdout.decode(), result.stderr.decode()
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[str]:
-    """Our registry server on a free port; its address."""
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dockyard.registry", "--log-level", "warning", "serve",
-         "--root", str(tmp_path / "registry"), "--addr", "127.0.0.1:0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    try:
-        assert line.startswith("listening on "), line
-        yield line.split("://")[-1].strip()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)
-        process.stdout.close()
 
 
 def rootfs_tar(text: str) -> bytes:
